@@ -1,0 +1,96 @@
+// Package dataplane is the seam between session control and packet forwarding.
+//
+// A Dataplane opens access ports (PPPoE) and creates one Session per PPP
+// conversation. Control frames (LCP, PAP, CHAP, IPCP, IPv6CP, ...) travel
+// between the session and its owner through SendControl and the Control
+// callback; IP frames never reach the owner: the dataplane moves them between
+// the access side and the session's network interface (pppN or its TUN twin).
+//
+// Implementations: tun (AF_PACKET + one TUN device per session; works
+// anywhere), kernel (AF_PPPOX + /dev/ppp), fake (unit tests).
+package dataplane
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+)
+
+// ErrUnsupported is returned (wrapped, naming what is missing) when a backend
+// cannot run on this kernel.
+var ErrUnsupported = errors.New("unsupported by this kernel")
+
+// Dataplane creates access ports and sessions.
+type Dataplane interface {
+	// Kind is "userspace", "kernel" or "fake".
+	Kind() string
+	// OpenPort starts receiving PPPoE frames on an access interface.
+	// Discovery frames (EtherType 0x8863) are passed to disc, one call per
+	// frame, from the port's reader goroutine; disc must not block and must
+	// not retain frame after it returns.
+	OpenPort(ifname string, disc DiscoveryFunc) (Port, error)
+	// NewPPPoESession registers a PPPoE session so that its session frames
+	// (0x8864) are demultiplexed to it. It is cheap: no interface exists yet.
+	NewPPPoESession(p PPPoEParams) (Session, error)
+	// Close closes every port and session.
+	Close() error
+}
+
+// DiscoveryFunc receives one PPPoE discovery frame: the whole Ethernet frame
+// with any 802.1Q/802.1ad tags in-band (as they were on the wire).
+type DiscoveryFunc func(port Port, frame []byte)
+
+// Port is one access interface.
+type Port interface {
+	Name() string
+	MAC() net.HardwareAddr
+	// WriteFrame sends one whole Ethernet frame (tags in-band).
+	WriteFrame(frame []byte) error
+	// Counters of frames the port dropped, by reason.
+	Drops() map[string]uint64
+}
+
+// PPPoEParams identifies a PPPoE session on a port.
+type PPPoEParams struct {
+	Port      Port
+	Peer      net.HardwareAddr // subscriber MAC
+	VLANs     []uint16         // outer first; empty when untagged
+	SessionID uint16
+	// Control is called for every PPP frame whose protocol is not IPv4 or
+	// IPv6 (LCP, authentication, NCPs, unknown protocols), from the
+	// dataplane's reader goroutine. It must not block or retain payload.
+	Control func(proto uint16, payload []byte)
+}
+
+// LinkConfig is what Up needs to make the session's interface forward.
+type LinkConfig struct {
+	LocalIP netip.Addr // our IPCP address (may be shared by all sessions)
+	PeerIP  netip.Addr // subscriber's IPv4 address; a /32 host route goes via the interface
+	// PeerIfaceID is the subscriber's IPv6CP interface identifier (0 = no IPv6).
+	PeerIfaceID  uint64
+	LocalIfaceID uint64
+	MTU          int
+}
+
+// Session is one PPP conversation in the dataplane.
+type Session interface {
+	// SendControl sends one PPP frame (protocol + payload) to the subscriber.
+	SendControl(proto uint16, payload []byte) error
+	// Up creates (or reconfigures, idempotently) the session's network
+	// interface and routes. IP frames the subscriber sent before Up are held
+	// (a few, bounded) and delivered after it.
+	Up(cfg LinkConfig) error
+	// Interface is the session's interface name, "" before Up.
+	Interface() string
+	// Stats returns 64-bit counters. Rx is from the subscriber, Tx to it.
+	Stats() Stats
+	// Close removes the interface and stops demultiplexing to the session.
+	// It does not send PADT: that is the discovery layer's job.
+	Close() error
+}
+
+// Stats are per-session 64-bit counters.
+type Stats struct {
+	RxBytes, RxPackets uint64 // from the subscriber (upstream)
+	TxBytes, TxPackets uint64 // to the subscriber (downstream)
+}
