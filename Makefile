@@ -24,7 +24,7 @@ test-unit:
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(PKGS)
 
 test-integration: build
-	BNGBOX_BIN=$(CURDIR)/$(BIN) $(GO) test -tags integration -count=1 -timeout 20m ./test/integration/...
+	BNGBOX_BIN=$(CURDIR)/$(BIN) $(GO) test -tags integration -count=1 -p 1 -timeout 30m -run 'Integration' $(PKGS)
 
 test-vm: build
 	BNGBOX_BIN=$(CURDIR)/$(BIN) $(GO) test -tags vmlab -count=1 -timeout 40m ./test/vmlab/...
@@ -43,7 +43,7 @@ demo: build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	$(GO) vet -tags integration ./test/...
+	$(GO) vet -tags integration $(PKGS)
 	staticcheck $(PKGS)
 
 FUZZTIME ?= 10s
