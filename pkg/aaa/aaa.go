@@ -126,25 +126,26 @@ func (t AcctType) String() string {
 type TerminateCause uint32
 
 const (
-	CauseUserRequest    TerminateCause = 1
-	CauseLostCarrier    TerminateCause = 2
-	CauseLostService    TerminateCause = 3
-	CauseIdleTimeout    TerminateCause = 4
-	CauseSessionTimeout TerminateCause = 5
-	CauseAdminReset     TerminateCause = 6
-	CauseAdminReboot    TerminateCause = 7
-	CausePortError      TerminateCause = 8
-	CauseNASError       TerminateCause = 9
-	CauseNASRequest     TerminateCause = 10
-	CauseNASReboot      TerminateCause = 11
-	CauseUserError      TerminateCause = 17
+	CauseUserRequest        TerminateCause = 1
+	CauseLostCarrier        TerminateCause = 2
+	CauseLostService        TerminateCause = 3
+	CauseIdleTimeout        TerminateCause = 4
+	CauseSessionTimeout     TerminateCause = 5
+	CauseAdminReset         TerminateCause = 6
+	CauseAdminReboot        TerminateCause = 7
+	CausePortError          TerminateCause = 8
+	CauseNASError           TerminateCause = 9
+	CauseNASRequest         TerminateCause = 10
+	CauseNASReboot          TerminateCause = 11
+	CauseServiceUnavailable TerminateCause = 15
+	CauseUserError          TerminateCause = 17
 )
 
 var causeNames = map[TerminateCause]string{
 	CauseUserRequest: "User-Request", CauseLostCarrier: "Lost-Carrier", CauseLostService: "Lost-Service",
 	CauseIdleTimeout: "Idle-Timeout", CauseSessionTimeout: "Session-Timeout", CauseAdminReset: "Admin-Reset",
 	CauseAdminReboot: "Admin-Reboot", CausePortError: "Port-Error", CauseNASError: "NAS-Error",
-	CauseNASRequest: "NAS-Request", CauseNASReboot: "NAS-Reboot", CauseUserError: "User-Error",
+	CauseNASRequest: "NAS-Request", CauseNASReboot: "NAS-Reboot", CauseServiceUnavailable: "Service-Unavailable", CauseUserError: "User-Error",
 }
 
 func (c TerminateCause) String() string {
