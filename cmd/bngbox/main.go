@@ -20,6 +20,10 @@ func main() {
 		Name:  "bngbox",
 		Usage: "software BNG/LNS: PPPoE AC and L2TP LNS with RADIUS, shaping and telemetry",
 		Commands: []*cli.Command{
+			runCommand(),
+			cliCommand(),
+			configCommand(),
+			loadgenCommand(),
 			versionCommand(),
 		},
 		HideHelpCommand: true,

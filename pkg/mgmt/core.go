@@ -19,9 +19,9 @@ import (
 // Core implements API over the session manager. Optional parts (RADIUS,
 // tunnels) are plugged in by run.go when those subsystems exist.
 type Core struct {
-	Manager  *session.Manager
-	Pools    []*ippool.Pool
-	LogLevel *slog.LevelVar
+	Manager   *session.Manager
+	AddrPools []*ippool.Pool
+	LogLevel  *slog.LevelVar
 	// ReloadFunc re-reads the config file and applies what can change live.
 	ReloadFunc func(ctx context.Context) error
 	// DropsFunc adds dataplane/discovery drop counters to Stats.
@@ -96,8 +96,8 @@ func rss() uint64 {
 
 // Pools reports address pool usage.
 func (c *Core) Pools(context.Context) ([]Pool, error) {
-	out := make([]Pool, 0, len(c.Pools))
-	for _, p := range c.Pools {
+	out := make([]Pool, 0, len(c.AddrPools))
+	for _, p := range c.AddrPools {
 		out = append(out, Pool{Name: p.Name(), Range: p.Range(), Size: p.Size(), Used: p.Used()})
 	}
 	return out, nil

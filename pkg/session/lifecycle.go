@@ -194,7 +194,7 @@ func (s *Session) finish(now time.Time, message string) {
 		s.pool.Put(s.ip)
 	}
 	if s.p.Access != nil {
-		s.p.Access.Hangup(message)
+		s.p.Access.Hangup(message, s.peerGone)
 	}
 	s.m.remove(s)
 	close(s.done)

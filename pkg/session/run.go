@@ -217,7 +217,7 @@ func (s *Session) lowerDown(cause aaa.TerminateCause) {
 	if s.cause == 0 {
 		s.cause = cause
 	}
-	s.p.Access = nil // the peer already hung up: no PADT back
+	s.peerGone = true // the peer already hung up: no PADT back
 	if s.link == nil {
 		s.ended = true
 		return

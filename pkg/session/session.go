@@ -18,10 +18,10 @@ import (
 // Access is how a session reaches its subscriber besides PPP frames: the
 // discovery/tunnel layer that created it (PPPoE PADT, L2TP CDN).
 type Access interface {
-	// Hangup tells the peer the session is over (PADT / CDN) and frees the
-	// discovery-layer state (session ID). Called once, from the session
-	// goroutine, after PPP termination.
-	Hangup(message string)
+	// Hangup tells the peer the session is over (PADT / CDN) unless the
+	// peer itself ended it (peerGone), and frees the discovery-layer state
+	// (session ID). Called once, from the session goroutine, last.
+	Hangup(message string, peerGone bool)
 }
 
 // Params describe a new session from the discovery/tunnel layer.
@@ -68,6 +68,12 @@ type Session struct {
 	upAt        time.Time
 	cause       aaa.TerminateCause
 	acctStarted bool
+	link        *ppp.Link
+	ended       bool
+	downMessage string
+	localIfID   uint64
+	peerIfID    uint64
+	peerGone    bool
 }
 
 type ctlFrame struct {

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/bngbox/bngbox/pkg/config"
+	"github.com/bngbox/bngbox/pkg/loadgen"
+)
+
+func loadgenCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "loadgen",
+		Usage: "emulate PPPoE subscribers against an access concentrator",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Required: true, Usage: "interface facing the AC"},
+			&cli.IntFlag{Name: "sessions", Aliases: []string{"n"}, Value: 10, Usage: "subscribers to emulate"},
+			&cli.FloatFlag{Name: "rate", Value: 0, Usage: "new sessions per second (0: as fast as --concurrency allows)"},
+			&cli.IntFlag{Name: "concurrency", Value: 100, Usage: "sessions in setup at once"},
+			&cli.StringFlag{Name: "user", Value: "user%04d", Usage: "username format (fmt, 1-based index)"},
+			&cli.StringFlag{Name: "password", Value: "secret", Usage: "password format (fmt, may use the index)"},
+			&cli.StringFlag{Name: "auth", Value: "any", Usage: "pap | chap | any"},
+			&cli.StringFlag{Name: "vlan", Usage: "VLAN tags, e.g. 100 or 10.100 (QinQ)"},
+			&cli.StringFlag{Name: "ping", Usage: "address to ping through each session"},
+			&cli.IntFlag{Name: "ping-count", Value: 1, Usage: "echo requests per session"},
+			&cli.DurationFlag{Name: "hold", Value: 0, Usage: "keep sessions up this long after setup (-1s: until interrupted)"},
+			&cli.DurationFlag{Name: "timeout", Value: 0, Usage: "per-session setup timeout (default 30s)"},
+			&cli.IntFlag{Name: "mac-base", Value: 0x42, Usage: "second byte of emulated MACs (run several generators with different values)"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log failures"},
+		},
+		Action: func(ctx context.Context, c *cli.Command) error {
+			cfg := loadgen.Config{
+				Interface: c.String("interface"), Sessions: c.Int("sessions"), Rate: c.Float("rate"),
+				Concurrency: c.Int("concurrency"), UserFormat: c.String("user"), Password: c.String("password"),
+				Auth: c.String("auth"), PingCount: c.Int("ping-count"), Hold: c.Duration("hold"),
+				Timeout: c.Duration("timeout"), MACBase: byte(c.Int("mac-base")),
+			}
+			if c.Bool("verbose") {
+				cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			}
+			if v := c.String("vlan"); v != "" {
+				r, err := config.ParseVLANRange(v)
+				if err != nil || r.OuterLo != r.OuterHi || r.InnerLo != r.InnerHi {
+					return cli.Exit(fmt.Sprintf("--vlan %q: want one tag stack such as 100 or 10.100", v), 2)
+				}
+				cfg.VLANs = []uint16{r.OuterLo}
+				if r.QinQ {
+					cfg.VLANs = append(cfg.VLANs, r.InnerLo)
+				}
+			}
+			if p := c.String("ping"); p != "" {
+				a, err := netip.ParseAddr(p)
+				if err != nil {
+					return cli.Exit("--ping: "+err.Error(), 2)
+				}
+				cfg.Ping = a
+			}
+			ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			rep, err := loadgen.Run(ctx, cfg)
+			if rep != nil {
+				fmt.Println(rep)
+			}
+			if err != nil {
+				return cli.Exit(err.Error(), 1)
+			}
+			if rep.PingSent > 0 && rep.PingRecv < rep.PingSent {
+				return cli.Exit(fmt.Sprintf("loadgen: %d of %d pings unanswered", rep.PingSent-rep.PingRecv, rep.PingSent), 1)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,315 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bngbox/bngbox/pkg/ppp"
+	"github.com/bngbox/bngbox/pppoe"
+)
+
+// sub is one emulated subscriber; its fields belong to its goroutine.
+type sub struct {
+	g        *Gen
+	idx      int
+	mac      net.HardwareAddr
+	user     string
+	in       chan []byte
+	launched bool
+
+	ac   net.HardwareAddr
+	sid  uint16
+	link *ppp.Link
+	ip   netip.Addr
+	up   bool
+	down bool
+	buf  []byte
+}
+
+func newSub(g *Gen, idx int) *sub {
+	return &sub{
+		g:    g,
+		idx:  idx,
+		mac:  net.HardwareAddr{0x02, g.cfg.MACBase, 0, byte(idx >> 16), byte(idx >> 8), byte(idx)},
+		user: fmt.Sprintf(g.cfg.UserFormat, idx),
+		in:   make(chan []byte, 64),
+	}
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, os.ErrClosed) || errors.Is(err, unix.EBADF) || errors.Is(err, net.ErrClosed)
+}
+
+// run brings the session up (calling setupDone once, success or not), pings,
+// holds until hold closes, then hangs up.
+func (s *sub) run(ctx context.Context, setupDone func(), hold <-chan struct{}) {
+	s.launched = true
+	begin := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.g.cfg.Timeout)
+	err := s.discover(ctx)
+	if err == nil {
+		err = s.negotiate(ctx)
+	}
+	cancel()
+	if err != nil {
+		s.g.fail(err.Error())
+		s.g.cfg.Log.Debug("session failed", "user", s.user, "err", err)
+		setupDone()
+		if s.sid != 0 {
+			s.padt()
+		}
+		return
+	}
+	s.g.upDone(time.Since(begin))
+	setupDone()
+	if s.g.cfg.Ping.IsValid() {
+		s.ping()
+	}
+	s.hold(hold)
+	s.hangup()
+}
+
+func (s *sub) send(b []byte) {
+	if err := s.g.write(b); err != nil && !isClosed(err) {
+		s.g.fail("write")
+	}
+}
+
+// discovery sends PADI then PADR with retransmissions.
+func (s *sub) discover(ctx context.Context) error {
+	hostUniq := binary.BigEndian.AppendUint32(nil, uint32(s.idx))
+	padi := pppoe.Packet{Code: pppoe.CodePADI}
+	padi.Add(pppoe.TagServiceName, nil)
+	padi.Add(pppoe.TagHostUniq, hostUniq)
+	var pado pppoe.Packet
+	if err := s.exchange(ctx, broadcast, &padi, pppoe.CodePADO, hostUniq, &pado, "no PADO"); err != nil {
+		return err
+	}
+	padr := pppoe.Packet{Code: pppoe.CodePADR}
+	svc, _ := pado.ServiceName()
+	padr.Add(pppoe.TagServiceName, []byte(svc))
+	padr.Add(pppoe.TagHostUniq, hostUniq)
+	if c := pado.Cookie(); c != nil {
+		padr.Add(pppoe.TagACCookie, c)
+	}
+	if r := pado.RelaySessionID(); r != nil {
+		padr.Add(pppoe.TagRelaySessionID, r)
+	}
+	var pads pppoe.Packet
+	if err := s.exchange(ctx, s.ac, &padr, pppoe.CodePADS, hostUniq, &pads, "no PADS"); err != nil {
+		return err
+	}
+	if pads.SessionID == 0 {
+		if t, msg, ok := pads.Error(); ok {
+			return fmt.Errorf("PADS error %v %s", t, msg)
+		}
+		return errors.New("PADS without session ID")
+	}
+	s.sid = pads.SessionID
+	return nil
+}
+
+// exchange sends req (to dst) until a reply of code want with our Host-Uniq
+// arrives; it learns the AC's MAC from the reply.
+func (s *sub) exchange(ctx context.Context, dst net.HardwareAddr, req *pppoe.Packet, want pppoe.Code, hostUniq []byte, reply *pppoe.Packet, timeoutErr string) error {
+	frame := req.Append(s.g.frameHeader(nil, s, dst, 0x8863))
+	wait := 500 * time.Millisecond
+	for try := 0; try < 6; try++ {
+		s.send(frame)
+		t := time.NewTimer(wait)
+		for {
+			select {
+			case f := <-s.in:
+				h, body, ok := parseFrame(f)
+				if !ok || h.EtherType != 0x8863 {
+					continue
+				}
+				p, _, err := pppoe.Parse(body)
+				if err != nil || p.Code != want || string(p.HostUniq()) != string(hostUniq) {
+					continue
+				}
+				t.Stop()
+				*reply = p
+				if want == pppoe.CodePADO {
+					s.ac = append(net.HardwareAddr(nil), h.Src...)
+				}
+				return nil
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return errors.New(timeoutErr)
+			}
+			break
+		}
+		wait = min(wait*2, 4*time.Second)
+	}
+	return errors.New(timeoutErr)
+}
+
+func (s *sub) clientConfig() *ppp.Config {
+	c := &ppp.Config{Role: ppp.RoleClient, Username: s.user, Password: fmt.Sprintf(s.g.cfg.Password, s.idx), IPv6: true}
+	switch s.g.cfg.Auth {
+	case "pap":
+		c.Auth = ppp.AuthPAP
+	case "chap":
+		c.Auth = ppp.AuthCHAP
+	default:
+		c.Auth = ppp.AuthPAP | ppp.AuthCHAP
+	}
+	return c
+}
+
+// negotiate runs PPP until IPCP is up.
+func (s *sub) negotiate(ctx context.Context) error {
+	s.link = ppp.New(s.clientConfig())
+	s.perform(s.link.Open(time.Now()))
+	for !s.up {
+		if s.down {
+			return fmt.Errorf("ppp down: %v", s.link.Reason())
+		}
+		if err := s.step(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// step waits for one frame or timer and feeds the link. onIP, if set,
+// receives IPv4 packets.
+func (s *sub) step(ctx context.Context, onIP func([]byte)) error {
+	var timer <-chan time.Time
+	if d := s.link.NextDeadline(); !d.IsZero() {
+		t := time.NewTimer(time.Until(d))
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case f := <-s.in:
+		s.input(f, onIP)
+	case now := <-timer:
+		s.perform(s.link.Tick(now))
+	case <-ctx.Done():
+		return errors.New("setup timeout in PPP " + s.link.Phase().String())
+	}
+	return nil
+}
+
+func (s *sub) input(f []byte, onIP func([]byte)) {
+	h, body, ok := parseFrame(f)
+	if !ok {
+		return
+	}
+	if h.EtherType == 0x8863 {
+		p, _, err := pppoe.Parse(body)
+		if err == nil && p.Code == pppoe.CodePADT && p.SessionID == s.sid {
+			s.sid = 0
+			if !s.down {
+				s.perform(s.link.LowerDown(time.Now()))
+				s.down = true
+			}
+		}
+		return
+	}
+	ph, payload, _, err := pppoe.ParseHeader(body)
+	if err != nil || ph.SessionID != s.sid || len(payload) < 2 {
+		return
+	}
+	proto := binary.BigEndian.Uint16(payload)
+	if proto == ppp.ProtoIPv4 {
+		if onIP != nil {
+			onIP(payload[2:])
+		}
+		return
+	}
+	s.perform(s.link.Input(time.Now(), proto, payload[2:]))
+}
+
+func (s *sub) perform(fx []ppp.Effect) {
+	for _, e := range fx {
+		switch e.Kind {
+		case ppp.EffectSend:
+			s.sendPPP(e.Proto, e.Data)
+		case ppp.EffectUp:
+			if e.Net.Proto == ppp.ProtoIPCP {
+				s.ip = e.Net.LocalIP
+				s.up = true
+			}
+		case ppp.EffectDown:
+			s.down = true
+		}
+	}
+}
+
+func (s *sub) sendPPP(proto uint16, data []byte) {
+	b := s.g.frameHeader(s.buf[:0], s, s.ac, 0x8864)
+	b = pppoe.AppendHeader(b, pppoe.Header{Code: 0, SessionID: s.sid, Length: uint16(2 + len(data))})
+	b = binary.BigEndian.AppendUint16(b, proto)
+	b = append(b, data...)
+	s.buf = b
+	s.send(b)
+}
+
+// ping sends PingCount echo requests, one at a time, each waiting up to 2 s.
+func (s *sub) ping() {
+	id := uint16(s.idx)
+	for seq := 1; seq <= s.g.cfg.PingCount && !s.down; seq++ {
+		s.g.pingSent.Add(1)
+		s.sendPPP(ppp.ProtoIPv4, ipv4Echo(s.ip, s.g.cfg.Ping, id, uint16(seq)))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		got := false
+		for !got && !s.down && ctx.Err() == nil {
+			s.step(ctx, func(p []byte) {
+				if isEchoReply(p, id) {
+					got = true
+				}
+			})
+		}
+		cancel()
+		if got {
+			s.g.pingRecv.Add(1)
+		}
+	}
+}
+
+// hold keeps the session alive (answering LCP echoes) until hold closes.
+func (s *sub) hold(hold <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-hold; cancel() }()
+	for !s.down && ctx.Err() == nil {
+		s.step(ctx, nil)
+	}
+	cancel()
+	if s.down {
+		s.g.dropped.Add(1)
+	}
+}
+
+// hangup terminates PPP (bounded wait) then sends PADT.
+func (s *sub) hangup() {
+	if s.down {
+		return
+	}
+	s.perform(s.link.Close(time.Now(), ppp.ReasonAdmin))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	for !s.down && ctx.Err() == nil {
+		s.step(ctx, nil)
+	}
+	cancel()
+	if s.sid != 0 {
+		s.padt()
+	}
+}
+
+func (s *sub) padt() {
+	p := pppoe.Packet{Code: pppoe.CodePADT, SessionID: s.sid}
+	s.send(p.Append(s.g.frameHeader(nil, s, s.ac, 0x8863)))
+	s.sid = 0
+}
