@@ -50,6 +50,7 @@ type Header struct {
 	VID       [MaxVLANs]uint16 // 12-bit VLAN IDs, outer first
 	TPID      [MaxVLANs]uint16 // 0 means the default (see AppendHeader)
 	PCP       [MaxVLANs]uint8  // 802.1p priority of each tag
+	DEI       [MaxVLANs]bool   // drop eligible indicator of each tag
 	EtherType uint16
 }
 
@@ -63,7 +64,7 @@ func (h *Header) SetVLANs(vids []uint16) error {
 		return ErrTooManyTags
 	}
 	h.NumVLANs = len(vids)
-	h.VID, h.TPID, h.PCP = [MaxVLANs]uint16{}, [MaxVLANs]uint16{}, [MaxVLANs]uint8{}
+	h.VID, h.TPID, h.PCP, h.DEI = [MaxVLANs]uint16{}, [MaxVLANs]uint16{}, [MaxVLANs]uint8{}, [MaxVLANs]bool{}
 	for i, v := range vids {
 		h.VID[i] = v & 0x0fff
 	}
@@ -102,6 +103,7 @@ func Parse(frame []byte) (h Header, payloadOffset int, err error) {
 		h.TPID[h.NumVLANs] = et
 		h.VID[h.NumVLANs] = tci & 0x0fff
 		h.PCP[h.NumVLANs] = uint8(tci >> 13)
+		h.DEI[h.NumVLANs] = tci&0x1000 != 0
 		h.NumVLANs++
 		off += TagLen
 		et = binary.BigEndian.Uint16(frame[off:])
@@ -127,7 +129,11 @@ func AppendHeader(b []byte, h Header) []byte {
 			}
 		}
 		b = binary.BigEndian.AppendUint16(b, tpid)
-		b = binary.BigEndian.AppendUint16(b, uint16(h.PCP[i]&7)<<13|h.VID[i]&0x0fff)
+		tci := uint16(h.PCP[i]&7)<<13 | h.VID[i]&0x0fff
+		if h.DEI[i] {
+			tci |= 0x1000
+		}
+		b = binary.BigEndian.AppendUint16(b, tci)
 	}
 	return binary.BigEndian.AppendUint16(b, h.EtherType)
 }

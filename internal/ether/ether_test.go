@@ -56,6 +56,14 @@ var parseTests = []struct {
 			TPID: [2]uint16{TPID8021Q, TPID8021Q}, EtherType: TypeIPv4},
 		off: 22,
 	},
+	{
+		// Found by FuzzParse: the DEI bit must survive a round trip.
+		name:  "dei",
+		frame: cat(macA, macB, []byte{0x81, 0x00, 0x30, 0x30}, []byte{0x30, 0x30}),
+		want: Header{Dst: macA, Src: macB, NumVLANs: 1, VID: [2]uint16{0x030},
+			TPID: [2]uint16{TPID8021Q}, PCP: [2]uint8{1}, DEI: [2]bool{true}, EtherType: 0x3030},
+		off: 18,
+	},
 	{name: "empty", frame: nil, err: ErrShort},
 	{name: "13 bytes", frame: cat(macA, macB, []byte{0x88}), err: ErrShort},
 	{name: "truncated tag", frame: cat(macA, macB, []byte{0x81, 0x00, 0x00}), err: ErrShort},
