@@ -29,7 +29,7 @@ type session struct {
 	// flushed the hold queue; the port reader loads it without locking.
 	dev atomic.Pointer[tunDev]
 
-	upMu sync.Mutex            // serialises Up and Close
+	upMu sync.Mutex           // serialises Up and Close
 	cfg  dataplane.LinkConfig // applied config; guarded by upMu
 
 	mu     sync.Mutex
