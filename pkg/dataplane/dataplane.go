@@ -52,10 +52,14 @@ type Port interface {
 
 // PPPoEParams identifies a PPPoE session on a port.
 type PPPoEParams struct {
-	Port      Port
-	Peer      net.HardwareAddr // subscriber MAC
-	VLANs     []uint16         // outer first; empty when untagged
-	SessionID uint16
+	Port  Port
+	Peer  net.HardwareAddr // subscriber MAC
+	VLANs []uint16         // VLAN IDs, outer first; empty when untagged
+	// VLANProtos are the TPIDs of VLANs (same length), as seen on the
+	// subscriber's discovery frames. Nil means 0x8100 for one tag and
+	// 0x88a8 (outer) + 0x8100 (inner) for two.
+	VLANProtos []uint16
+	SessionID  uint16
 	// Control is called for every PPP frame whose protocol is not IPv4 or
 	// IPv6 (LCP, authentication, NCPs, unknown protocols), from the
 	// dataplane's reader goroutine. It must not block or retain payload.

@@ -1,0 +1,165 @@
+package tun
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// rtnl is the dataplane's route-netlink socket and ioctl socket, both in the
+// network namespace New ran in. The netlink socket serialises requests.
+type rtnl struct {
+	sockets map[int]*nl.SocketHandle
+	ioctlFd int
+}
+
+func newRTNL() (*rtnl, error) {
+	s, err := nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("tun: netlink socket: %w", err)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("tun: ioctl socket: %w", os.NewSyscallError("socket", err))
+	}
+	return &rtnl{sockets: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}, ioctlFd: fd}, nil
+}
+
+func (r *rtnl) close() {
+	r.sockets[unix.NETLINK_ROUTE].Socket.Close()
+	unix.Close(r.ioctlFd)
+}
+
+func (r *rtnl) exec(req *nl.NetlinkRequest) error {
+	req.Sockets = r.sockets
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
+}
+
+// openTUN creates a TUN device named prefix<N> with the lowest free N
+// (the kernel expands "%d") and returns its file (non-blocking, in the Go
+// netpoller), name and index. The device disappears when the file closes.
+func (r *rtnl) openTUN(prefix string) (*os.File, string, int, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("tun: %w", &os.PathError{Op: "open", Path: "/dev/net/tun", Err: err})
+	}
+	ifr, err := unix.NewIfreq(prefix + "%d")
+	if err != nil {
+		unix.Close(fd)
+		return nil, "", 0, fmt.Errorf("tun: %w", err)
+	}
+	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		return nil, "", 0, fmt.Errorf("tun: %w", os.NewSyscallError("ioctl TUNSETIFF", err))
+	}
+	name := ifr.Name()
+	idx, err := r.ifindex(name)
+	if err != nil {
+		unix.Close(fd)
+		return nil, "", 0, err
+	}
+	return os.NewFile(uintptr(fd), name), name, idx, nil
+}
+
+func (r *rtnl) ifindex(name string) (int, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, fmt.Errorf("tun: %w", err)
+	}
+	if err := unix.IoctlIfreq(r.ioctlFd, unix.SIOCGIFINDEX, ifr); err != nil {
+		return 0, fmt.Errorf("tun: %s: %w", name, os.NewSyscallError("ioctl SIOCGIFINDEX", err))
+	}
+	return int(ifr.Uint32()), nil
+}
+
+// linkSet is "ip link set dev <idx> mtu <mtu> group <group> up": one
+// RTM_NEWLINK.
+func (r *rtnl) linkSet(idx, mtu int, group uint32) error {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(idx)
+	msg.Flags = unix.IFF_UP
+	msg.Change = unix.IFF_UP
+	req.AddData(msg)
+	if mtu > 0 {
+		req.AddData(nl.NewRtAttr(unix.IFLA_MTU, nl.Uint32Attr(uint32(mtu))))
+	}
+	req.AddData(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(group)))
+	if err := r.exec(req); err != nil {
+		return fmt.Errorf("tun: ip link set %d mtu %d group %d up: %w", idx, mtu, group, err)
+	}
+	return nil
+}
+
+// addr is "ip addr add|del <local>/<plen> peer <peer> dev <idx>". For IPv4
+// the kernel installs the /32 host route to peer via the device itself
+// (proto kernel), so no separate RTM_NEWROUTE is needed.
+func (r *rtnl) addr(add bool, idx int, local, peer netip.Addr, plen int) error {
+	typ, flags, verb := unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK, "add"
+	if !add {
+		typ, flags, verb = unix.RTM_DELADDR, unix.NLM_F_ACK, "del"
+	}
+	req := nl.NewNetlinkRequest(typ, flags)
+	fam := unix.AF_INET
+	if local.Is6() {
+		fam = unix.AF_INET6
+	}
+	msg := nl.NewIfAddrmsg(fam)
+	msg.Index = uint32(idx)
+	msg.Prefixlen = uint8(plen)
+	if local.Is6() {
+		msg.Flags = unix.IFA_F_NODAD
+	}
+	req.AddData(msg)
+	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, local.AsSlice()))
+	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, peer.AsSlice()))
+	if err := r.exec(req); err != nil {
+		return fmt.Errorf("tun: ip addr %s %s/%d peer %s dev %d: %w", verb, local, plen, peer, idx, err)
+	}
+	return nil
+}
+
+// removeLeftovers deletes TUN links named prefix* in group: interfaces a
+// crashed previous run made persistent or leaked. It touches nothing else.
+func removeLeftovers(prefix string, group uint32) ([]string, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("tun: netlink handle: %w", err)
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("tun: ip link show: %w", err)
+	}
+	var removed []string
+	for _, l := range links {
+		a := l.Attrs()
+		if a.Group != group || l.Type() != "tuntap" || !strings.HasPrefix(a.Name, prefix) {
+			continue
+		}
+		if err := h.LinkDel(l); err != nil {
+			return removed, fmt.Errorf("tun: ip link del %s: %w", a.Name, err)
+		}
+		removed = append(removed, a.Name)
+	}
+	return removed, nil
+}
+
+// ll6 is the link-local address fe80::<id>.
+func ll6(id uint64) netip.Addr {
+	var b [16]byte
+	b[0], b[1] = 0xfe, 0x80
+	for i := range 8 {
+		b[15-i] = byte(id >> (8 * i))
+	}
+	return netip.AddrFrom16(b)
+}

@@ -1,0 +1,296 @@
+package tun
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/bngbox/bngbox/pkg/dataplane"
+)
+
+// DefaultMTU is the session MTU when LinkConfig.MTU is 0 (RFC 2516 §7).
+const DefaultMTU = 1492
+
+// session is one PPPoE session: a demux entry on its port and, after Up, a
+// TUN device with its reader goroutine.
+type session struct {
+	dp      *Dataplane
+	port    *port
+	key     demuxKey
+	control func(proto uint16, payload []byte)
+	hdr     []byte // frame header template, immutable
+	log     *slog.Logger
+
+	// dev is set once Up has created and configured the device and
+	// flushed the hold queue; the port reader loads it without locking.
+	dev atomic.Pointer[tunDev]
+
+	upMu sync.Mutex           // serialises Up and Close
+	cfg  dataplane.LinkConfig // applied config; guarded by upMu
+
+	mu     sync.Mutex
+	hold   holdQueue // guarded by mu
+	closed bool      // guarded by mu
+
+	rxBytes, rxPackets, txBytes, txPackets atomic.Uint64
+}
+
+// tunDev is a session's TUN device.
+type tunDev struct {
+	f    *os.File
+	name string
+	idx  int
+	mtu  atomic.Int32
+	done chan struct{} // closed when runTUNReader returns
+}
+
+var _ dataplane.Session = (*session)(nil)
+
+// receive handles one PPP frame from the subscriber (port reader goroutine).
+func (s *session) receive(proto uint16, payload []byte) {
+	if proto != ProtoIPv4 && proto != ProtoIPv6 {
+		if s.control == nil {
+			s.port.drops.add(dropNoControl)
+			return
+		}
+		s.control(proto, payload)
+		return
+	}
+	if d := s.dev.Load(); d != nil {
+		s.deliver(d, payload)
+		return
+	}
+	s.mu.Lock()
+	if d := s.dev.Load(); d != nil {
+		s.mu.Unlock()
+		s.deliver(d, payload)
+		return
+	}
+	ok := !s.closed && s.hold.push(payload)
+	s.mu.Unlock()
+	if !ok {
+		s.port.drops.add(dropHoldOverflow)
+	}
+}
+
+// deliver writes one IP packet to the TUN device.
+func (s *session) deliver(d *tunDev, pkt []byte) {
+	if _, err := d.f.Write(pkt); err != nil {
+		s.port.drops.add(dropTUNWrite)
+		return
+	}
+	s.rxPackets.Add(1)
+	s.rxBytes.Add(uint64(len(pkt)))
+}
+
+// SendControl sends one PPP frame to the subscriber.
+func (s *session) SendControl(proto uint16, payload []byte) error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return net.ErrClosed
+	}
+	buf := make([]byte, maxHdr+len(payload))
+	copy(buf[maxHdr:], payload)
+	return s.port.WriteFrame(encap(buf, maxHdr, len(payload), s.hdr, proto))
+}
+
+// Up creates the TUN device on first call, then applies only what changed.
+func (s *session) Up(cfg dataplane.LinkConfig) error {
+	if cfg.MTU == 0 {
+		cfg.MTU = DefaultMTU
+	}
+	if err := validate(cfg); err != nil {
+		return err
+	}
+	s.upMu.Lock()
+	defer s.upMu.Unlock()
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return net.ErrClosed
+	}
+	if d := s.dev.Load(); d != nil {
+		if cfg == s.cfg {
+			return nil
+		}
+		return s.reconfigure(d, cfg)
+	}
+	d, err := s.create(cfg)
+	if err != nil {
+		return err
+	}
+	s.cfg = cfg
+	s.mu.Lock()
+	for _, pkt := range s.hold.drain() {
+		s.deliver(d, pkt)
+	}
+	s.dev.Store(d)
+	s.mu.Unlock()
+	s.log.Debug("session up", "iface", d.name, "peer_ip", cfg.PeerIP)
+	return nil
+}
+
+func validate(cfg dataplane.LinkConfig) error {
+	if cfg.PeerIP.IsValid() != cfg.LocalIP.IsValid() {
+		return errors.New("tun: LocalIP and PeerIP must be set together")
+	}
+	if cfg.PeerIP.IsValid() && (!cfg.PeerIP.Is4() || !cfg.LocalIP.Is4()) {
+		return errors.New("tun: LocalIP and PeerIP must be IPv4")
+	}
+	if (cfg.PeerIfaceID == 0) != (cfg.LocalIfaceID == 0) {
+		return errors.New("tun: LocalIfaceID and PeerIfaceID must be set together")
+	}
+	if cfg.MTU < 68 || cfg.MTU > 65535 {
+		return fmt.Errorf("tun: bad MTU %d", cfg.MTU)
+	}
+	return nil
+}
+
+// create makes and configures the TUN device and starts its reader.
+func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
+	nl := s.dp.nl
+	f, name, idx, err := nl.openTUN(s.dp.opts.NamePrefix)
+	if err != nil {
+		return nil, err
+	}
+	d := &tunDev{f: f, name: name, idx: idx, done: make(chan struct{})}
+	d.mtu.Store(int32(cfg.MTU))
+	if err := s.apply(d, dataplane.LinkConfig{}, cfg); err != nil {
+		f.Close()
+		return nil, err
+	}
+	go s.runTUNReader(d)
+	return d, nil
+}
+
+// reconfigure applies the difference between s.cfg and cfg.
+// The caller holds s.upMu.
+func (s *session) reconfigure(d *tunDev, cfg dataplane.LinkConfig) error {
+	old := s.cfg
+	if cfg.MTU != old.MTU {
+		d.mtu.Store(int32(cfg.MTU))
+	}
+	err := s.apply(d, old, cfg)
+	if err == nil {
+		s.cfg = cfg
+	}
+	return err
+}
+
+// apply moves the device from config old to cfg; a zero old means a new
+// device (one RTM_NEWLINK plus one RTM_NEWADDR per family).
+func (s *session) apply(d *tunDev, old, cfg dataplane.LinkConfig) error {
+	nl := s.dp.nl
+	if old.MTU != cfg.MTU {
+		if err := nl.linkSet(d.idx, cfg.MTU, s.dp.opts.Group); err != nil {
+			return err
+		}
+	}
+	if old.LocalIP != cfg.LocalIP || old.PeerIP != cfg.PeerIP {
+		if old.PeerIP.IsValid() {
+			if err := nl.addr(false, d.idx, old.LocalIP, old.PeerIP, 32); err != nil {
+				return err
+			}
+		}
+		if cfg.PeerIP.IsValid() {
+			if err := nl.addr(true, d.idx, cfg.LocalIP, cfg.PeerIP, 32); err != nil {
+				return err
+			}
+		}
+	}
+	if old.LocalIfaceID != cfg.LocalIfaceID || old.PeerIfaceID != cfg.PeerIfaceID {
+		if old.PeerIfaceID != 0 {
+			if err := nl.addr(false, d.idx, ll6(old.LocalIfaceID), ll6(old.PeerIfaceID), 64); err != nil {
+				return err
+			}
+		}
+		if cfg.PeerIfaceID != 0 {
+			if err := nl.addr(true, d.idx, ll6(cfg.LocalIfaceID), ll6(cfg.PeerIfaceID), 64); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// runTUNReader encapsulates what the kernel routes into the TUN device and
+// sends it to the subscriber, until the device is closed.
+func (s *session) runTUNReader(d *tunDev) {
+	defer close(d.done)
+	size := func() int { return maxHdr + max(int(d.mtu.Load()), 1500) }
+	buf := make([]byte, size())
+	for {
+		if need := size(); need > len(buf) {
+			buf = make([]byte, need)
+		}
+		n, err := d.f.Read(buf[maxHdr:])
+		if err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				s.log.Error("tun read failed", "iface", d.name, slog.Any("err", err))
+			}
+			return
+		}
+		proto := ipProto(buf[maxHdr : maxHdr+n])
+		if proto == 0 {
+			s.port.drops.add(dropNotIP)
+			continue
+		}
+		if err := s.port.conn.WriteFrame(encap(buf, maxHdr, n, s.hdr, proto)); err != nil {
+			s.port.drops.add(dropWrite)
+			continue
+		}
+		s.txPackets.Add(1)
+		s.txBytes.Add(uint64(n))
+	}
+}
+
+// Interface is the TUN device name, "" before Up.
+func (s *session) Interface() string {
+	if d := s.dev.Load(); d != nil {
+		return d.name
+	}
+	return ""
+}
+
+// Stats counts IP packets and their bytes (the IP packet, without PPP,
+// PPPoE or Ethernet headers). Control frames are not counted.
+func (s *session) Stats() dataplane.Stats {
+	return dataplane.Stats{
+		RxBytes: s.rxBytes.Load(), RxPackets: s.rxPackets.Load(),
+		TxBytes: s.txBytes.Load(), TxPackets: s.txPackets.Load(),
+	}
+}
+
+// Close removes the demux entry and deletes the TUN device (closing the
+// last file descriptor of a non-persistent TUN deletes it synchronously
+// once the reader has returned).
+func (s *session) Close() error {
+	s.upMu.Lock()
+	defer s.upMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.hold.drain()
+	s.mu.Unlock()
+	s.port.remove(s)
+	d := s.dev.Load()
+	if d == nil {
+		return nil
+	}
+	err := d.f.Close()
+	<-d.done
+	if err != nil {
+		return fmt.Errorf("tun: close %s: %w", d.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package tun
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/bngbox/bngbox/internal/afpacket"
+	"github.com/bngbox/bngbox/pkg/dataplane"
+)
+
+// DefaultGroup is the link group stamped on every interface the dataplane
+// creates ("ip link show group 25186"), so that a later run can find and
+// remove what a crashed run left behind.
+const DefaultGroup = 0x6262
+
+// Options configure a Dataplane. The zero value is usable.
+type Options struct {
+	// Group marks our interfaces; 0 means DefaultGroup.
+	Group uint32
+	// HoldFrames bounds the IP frames held per session before Up; 0 means 16.
+	HoldFrames int
+	// NamePrefix of session interfaces; "" means "ppp".
+	NamePrefix string
+	// KeepLeftovers skips removing marked interfaces at start.
+	KeepLeftovers bool
+}
+
+// A Dataplane is the userspace backend: one AF_PACKET socket per access
+// port and one TUN device per session. It works in the network namespace of
+// the thread that calls New; Up must run in that namespace too (it opens
+// /dev/net/tun, which binds the device to the caller's namespace).
+type Dataplane struct {
+	log  *slog.Logger
+	opts Options
+	nl   *rtnl
+
+	mu     sync.Mutex
+	ports  map[*port]struct{} // guarded by mu
+	closed bool               // guarded by mu
+}
+
+var _ dataplane.Dataplane = (*Dataplane)(nil)
+
+// New creates a userspace dataplane and removes interfaces left over by a
+// previous run (unless opts.KeepLeftovers).
+func New(log *slog.Logger, opts Options) (*Dataplane, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Group == 0 {
+		opts.Group = DefaultGroup
+	}
+	if opts.HoldFrames <= 0 {
+		opts.HoldFrames = 16
+	}
+	if opts.NamePrefix == "" {
+		opts.NamePrefix = "ppp"
+	}
+	if !opts.KeepLeftovers {
+		removed, err := removeLeftovers(opts.NamePrefix, opts.Group)
+		if len(removed) > 0 {
+			log.Info("removed leftover interfaces", "ifaces", removed)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	r, err := newRTNL()
+	if err != nil {
+		return nil, err
+	}
+	return &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{})}, nil
+}
+
+// Kind returns "userspace".
+func (d *Dataplane) Kind() string { return "userspace" }
+
+// OpenPort opens an AF_PACKET socket on ifname and starts its reader.
+func (d *Dataplane) OpenPort(ifname string, disc dataplane.DiscoveryFunc) (dataplane.Port, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, net.ErrClosed
+	}
+	c, err := afpacket.Listen(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("tun: open port: %w", err)
+	}
+	p := &port{
+		dp:       d,
+		conn:     c,
+		disc:     disc,
+		log:      d.log.With("port", ifname),
+		sessions: make(map[demuxKey]*session),
+		done:     make(chan struct{}),
+	}
+	d.ports[p] = struct{}{}
+	go p.readLoop()
+	return p, nil
+}
+
+// NewPPPoESession registers a session on p.Port.
+func (d *Dataplane) NewPPPoESession(p dataplane.PPPoEParams) (dataplane.Session, error) {
+	pt, ok := p.Port.(*port)
+	if !ok || pt.dp != d {
+		return nil, errors.New("tun: port is not from this dataplane")
+	}
+	if len(p.Peer) != 6 {
+		return nil, fmt.Errorf("tun: bad peer MAC %s", p.Peer)
+	}
+	if len(p.VLANs) > maxTags {
+		return nil, fmt.Errorf("tun: %d VLAN tags (at most %d)", len(p.VLANs), maxTags)
+	}
+	tpids := p.VLANProtos
+	if tpids == nil {
+		tpids = defaultTPIDs(len(p.VLANs))
+	}
+	if len(tpids) != len(p.VLANs) {
+		return nil, fmt.Errorf("tun: %d VLANProtos for %d VLANs", len(tpids), len(p.VLANs))
+	}
+	// RFC 2516 §4: 0xffff is reserved and 0 is used only in discovery.
+	if p.SessionID == 0 || p.SessionID == 0xffff {
+		return nil, fmt.Errorf("tun: bad PPPoE session ID %#04x", p.SessionID)
+	}
+	s := &session{
+		dp:      d,
+		port:    pt,
+		key:     keyOf(p.Peer, p.VLANs, p.SessionID),
+		control: p.Control,
+		hdr:     sessionHeader(p.Peer, pt.conn.MAC(), p.VLANs, tpids, p.SessionID),
+		hold:    holdQueue{limit: d.opts.HoldFrames},
+		log:     pt.log.With("pppoe_session_id", p.SessionID, "mac", p.Peer.String()),
+	}
+	if err := pt.add(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes every port and session.
+func (d *Dataplane) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	ports := d.ports
+	d.ports = nil
+	d.mu.Unlock()
+	var errs []error
+	for p := range ports {
+		errs = append(errs, p.close())
+	}
+	d.nl.close()
+	return errors.Join(errs...)
+}
