@@ -41,7 +41,7 @@ var columns = []column{
 	{name: "state", title: "state", text: func(in *session.Info, _ time.Time) string { return string(in.State) }},
 	{name: "uptime", title: "uptime", right: true,
 		text: func(in *session.Info, now time.Time) string { return uptimeText(in.Started, now) },
-		// Longest-running first reads naturally: earlier start = more uptime.
+		// Ascending uptime: the latest start first.
 		cmp: func(a, b *session.Info) int { return b.Started.Compare(a.Started) }},
 	{name: "calling-sid", title: "calling-sid", text: func(in *session.Info, _ time.Time) string { return in.CallingSID }},
 	{name: "called-sid", title: "called-sid", text: func(in *session.Info, _ time.Time) string { return in.CalledSID }},

@@ -299,7 +299,7 @@ func runShaperSet(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return countResult{Action: "rates set to " + r.String(), Sessions: n}, nil
+	return countResult{Action: "set rates " + r.String() + " on", Sessions: n}, nil
 }
 
 func runShaperRestore(ctx context.Context, c *call) (any, error) {
@@ -311,7 +311,7 @@ func runShaperRestore(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return countResult{Action: "rates restored", Sessions: n}, nil
+	return countResult{Action: "restored rates on", Sessions: n}, nil
 }
 
 // usage renders the synopsis of a leaf: "terminate <ifname|...> [hard]".
