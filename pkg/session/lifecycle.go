@@ -103,7 +103,7 @@ func (s *Session) networkUp(now time.Time) {
 	s.account(aaa.AcctStart, now)
 	s.acctStarted = true
 	s.m.publish(Event{Kind: EventStart, Time: now, Info: s.info()})
-	s.m.log.Info("session up", "id", s.id, "user", s.req.User, "ip", s.ip, "ifname", s.ifname, "port", s.p.Port, "mac", s.p.MAC, "rates", s.rates.String())
+	s.m.log.Info("session up", "id", s.id, "user", s.req.User, "ip", s.ip, "ifname", s.ifname, "port", s.p.Port, "mac", s.p.MAC.String(), "rates", s.rates.String())
 }
 
 // applyRates records and (off this goroutine) applies rates.

@@ -82,6 +82,7 @@ type Manager struct {
 	setups           setupWindow
 	shapeQ           chan shapeJob
 	shapeDone        chan struct{}
+	shapeOnce        sync.Once
 	drops            dropCounters
 }
 
@@ -228,7 +229,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		// queue open; the process is about to exit.
 		return fmt.Errorf("shutdown: %d sessions still finishing: %w", m.Len(), ctx.Err())
 	}
-	close(m.shapeQ)
+	m.shapeOnce.Do(func() { close(m.shapeQ) })
 	<-m.shapeDone
 	return nil
 }

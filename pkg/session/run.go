@@ -151,7 +151,7 @@ func (s *Session) onVerdict(reply *aaa.Reply, err error) {
 			s.m.drops.inc("aaa-error")
 			msg = "authentication service unavailable"
 		}
-		s.m.log.Info("authentication failed", "id", s.id, "user", s.req.User, "mac", s.p.MAC, "err", err)
+		s.m.log.Info("authentication failed", "id", s.id, "user", s.req.User, "mac", s.p.MAC.String(), "err", err)
 		s.cause = aaa.CauseUserError
 		s.perform(s.link.AuthResult(now, false, msg, ppp.NetParams{}))
 		return
