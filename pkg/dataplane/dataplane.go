@@ -95,6 +95,8 @@ type Session interface {
 
 // Stats are per-session 64-bit counters.
 type Stats struct {
-	RxBytes, RxPackets uint64 // from the subscriber (upstream)
-	TxBytes, TxPackets uint64 // to the subscriber (downstream)
+	RxBytes   uint64 `json:"rx_bytes"` // from the subscriber (upstream)
+	RxPackets uint64 `json:"rx_packets"`
+	TxBytes   uint64 `json:"tx_bytes"` // to the subscriber (downstream)
+	TxPackets uint64 `json:"tx_packets"`
 }

@@ -7,8 +7,10 @@ import "fmt"
 // Rates are per-session limits in bits per second; 0 means unlimited.
 // Bursts are in bytes; 0 lets the shaper derive one from the rate.
 type Rates struct {
-	Down, Up           uint64
-	DownBurst, UpBurst uint64
+	Down      uint64 `json:"down_bps"`
+	Up        uint64 `json:"up_bps"`
+	DownBurst uint64 `json:"down_burst_bytes,omitempty"`
+	UpBurst   uint64 `json:"up_burst_bytes,omitempty"`
 }
 
 // IsZero reports whether no limit is set.
