@@ -104,6 +104,7 @@ type Gen struct {
 	pingSent atomic.Int64
 	pingRecv atomic.Int64
 	dropped  atomic.Int64
+	closing  atomic.Bool
 }
 
 // Run brings the sessions up, pings, holds, then tears them down and reports.
@@ -171,6 +172,7 @@ launch:
 	}
 	close(hold)
 	wg.Wait()
+	g.closing.Store(true)
 	conn.Close()
 	<-readDone
 
@@ -218,13 +220,10 @@ func (g *Gen) read(byMAC map[[6]byte]*sub, done chan struct{}) {
 	for {
 		frames, err := g.conn.ReadBatch()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+			if g.closing.Load() || isClosed(err) || errors.Is(err, io.EOF) {
 				return
 			}
 			g.cfg.Log.Debug("read", "err", err)
-			if isClosed(err) {
-				return
-			}
 			continue
 		}
 		for _, f := range frames {

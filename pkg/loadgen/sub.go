@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -155,7 +156,11 @@ func (s *sub) exchange(ctx context.Context, dst net.HardwareAddr, req *pppoe.Pac
 }
 
 func (s *sub) clientConfig() *ppp.Config {
-	c := &ppp.Config{Role: ppp.RoleClient, Username: s.user, Password: fmt.Sprintf(s.g.cfg.Password, s.idx), IPv6: true}
+	pw := s.g.cfg.Password
+	if strings.Contains(pw, "%") {
+		pw = fmt.Sprintf(pw, s.idx)
+	}
+	c := &ppp.Config{Role: ppp.RoleClient, Username: s.user, Password: pw, IPv6: true}
 	switch s.g.cfg.Auth {
 	case "pap":
 		c.Auth = ppp.AuthPAP
