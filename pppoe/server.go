@@ -220,7 +220,7 @@ func isZeroMAC(m net.HardwareAddr) bool {
 	return true
 }
 
-var broadcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+var broadcast = net.HardwareAddr(broadcastMAC())
 
 // vlanOK applies the port/VLAN policy of c to the request.
 func (r *request) vlanOK(c *compiled, port string) bool {
