@@ -172,6 +172,20 @@ func (r *request) parse(frame []byte) bool {
 		return false
 	}
 	r.eh, r.code, r.sid = eh, h.Code, h.SessionID
+	if !r.collect(payload) {
+		return false
+	}
+	switch r.code {
+	case CodePADI, CodePADR: // RFC 2516 §5.1, §5.3
+		return r.sid == 0 && r.nService == 1
+	case CodePADT: // RFC 2516 §5.5
+		return r.sid != 0
+	}
+	return true
+}
+
+// collect records the tags the server uses; the first of each kind wins.
+func (r *request) collect(payload []byte) bool {
 	d := NewTagDecoder(payload)
 	for d.Next() {
 		v := d.Value()
@@ -194,21 +208,12 @@ func (r *request) parse(frame []byte) bool {
 				r.relay, r.hasRelay = v, true
 			}
 		case TagPPPMaxPayload:
-			r.maxPayload = binary.BigEndian.Uint16(v)
+			r.maxPayload = binary.BigEndian.Uint16(v) // length checked by the decoder
 		case TagGenericError:
 			r.message = v
 		}
 	}
-	if d.Err() != nil {
-		return false
-	}
-	switch r.code {
-	case CodePADI, CodePADR: // RFC 2516 §5.1, §5.3
-		return r.sid == 0 && r.nService == 1
-	case CodePADT: // RFC 2516 §5.5
-		return r.sid != 0
-	}
-	return true
+	return d.Err() == nil
 }
 
 func isZeroMAC(m net.HardwareAddr) bool {
