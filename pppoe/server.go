@@ -402,6 +402,7 @@ func (s *Server) handlePADR(dst []byte, c *compiled, now time.Time, port string,
 	}
 	if r.eh.NumVLANs > 0 {
 		ev.VLANs = append([]uint16(nil), r.eh.VID[:r.eh.NumVLANs]...)
+		ev.TPIDs = append([]uint16(nil), r.eh.TPID[:r.eh.NumVLANs]...)
 	}
 	return reply, ev
 }
