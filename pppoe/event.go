@@ -9,9 +9,12 @@ type Event interface{ isEvent() }
 // NewSession reports a PADS sent with a fresh session ID (RFC 2516 §5.4).
 // The owner starts the PPP session and calls Server.Release when it ends.
 type NewSession struct {
-	Port           string
-	Peer           net.HardwareAddr
-	VLANs          []uint16 // outer first; nil when untagged
+	Port  string
+	Peer  net.HardwareAddr
+	VLANs []uint16 // outer first; nil when untagged
+	// TPIDs are the tag protocol IDs the peer used, parallel to VLANs
+	// (e.g. 0x88a8, 0x8100). Session frames (0x8864) must use the same.
+	TPIDs          []uint16
 	SessionID      uint16
 	ServiceName    string
 	HostUniq       []byte // nil if the client sent none

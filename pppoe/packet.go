@@ -228,6 +228,13 @@ func (p *Packet) Validate() error {
 		return fmt.Errorf("%w: %v", ErrCode, p.Code)
 	}
 	_, _, isErr := p.Error()
+	if err := p.validateSID(s, isErr); err != nil {
+		return err
+	}
+	return p.validateTags(s, isErr)
+}
+
+func (p *Packet) validateSID(s spec, isErr bool) error {
 	switch {
 	case s.zeroSID && p.SessionID != 0:
 		return fmt.Errorf("%w: %v with session id %#04x", ErrSessionID, p.Code, p.SessionID)
@@ -238,6 +245,10 @@ func (p *Packet) Validate() error {
 	case s.errorZeroID && !isErr && p.SessionID == 0:
 		return fmt.Errorf("%w: %v with session id 0", ErrSessionID, p.Code)
 	}
+	return nil
+}
+
+func (p *Packet) validateTags(s spec, isErr bool) error {
 	ns := p.Count(TagServiceName)
 	switch {
 	case s.oneService && ns == 0 && !(s.errorZeroID && isErr):

@@ -172,6 +172,20 @@ func (r *request) parse(frame []byte) bool {
 		return false
 	}
 	r.eh, r.code, r.sid = eh, h.Code, h.SessionID
+	if !r.collect(payload) {
+		return false
+	}
+	switch r.code {
+	case CodePADI, CodePADR: // RFC 2516 §5.1, §5.3
+		return r.sid == 0 && r.nService == 1
+	case CodePADT: // RFC 2516 §5.5
+		return r.sid != 0
+	}
+	return true
+}
+
+// collect records the tags the server uses; the first of each kind wins.
+func (r *request) collect(payload []byte) bool {
 	d := NewTagDecoder(payload)
 	for d.Next() {
 		v := d.Value()
@@ -194,21 +208,12 @@ func (r *request) parse(frame []byte) bool {
 				r.relay, r.hasRelay = v, true
 			}
 		case TagPPPMaxPayload:
-			r.maxPayload = binary.BigEndian.Uint16(v)
+			r.maxPayload = binary.BigEndian.Uint16(v) // length checked by the decoder
 		case TagGenericError:
 			r.message = v
 		}
 	}
-	if d.Err() != nil {
-		return false
-	}
-	switch r.code {
-	case CodePADI, CodePADR: // RFC 2516 §5.1, §5.3
-		return r.sid == 0 && r.nService == 1
-	case CodePADT: // RFC 2516 §5.5
-		return r.sid != 0
-	}
-	return true
+	return d.Err() == nil
 }
 
 func isZeroMAC(m net.HardwareAddr) bool {
@@ -220,7 +225,7 @@ func isZeroMAC(m net.HardwareAddr) bool {
 	return true
 }
 
-var broadcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+var broadcast = net.HardwareAddr(broadcastMAC())
 
 // vlanOK applies the port/VLAN policy of c to the request.
 func (r *request) vlanOK(c *compiled, port string) bool {
@@ -271,7 +276,7 @@ func (s *Server) handlePADI(dst []byte, c *compiled, now time.Time, port string,
 		s.drop(reason)
 		return nil
 	}
-	b, start := beginReply(dst, r, portMAC, CodePADO, 0)
+	b, pos := beginReply(dst, r, portMAC, CodePADO, 0)
 	b = AppendStringTag(b, TagACName, c.cfg.ACName)
 	b = AppendTag(b, TagServiceName, r.service)
 	if len(r.service) == 0 { // RFC 2516 §5.2: other Service-Names may follow
@@ -283,7 +288,7 @@ func (s *Server) handlePADI(dst []byte, c *compiled, now time.Time, port string,
 	b = binary.BigEndian.AppendUint16(b, CookieLen)
 	b = c.cookie.Append(b, now, r.eh.Src, r.eh.VID[:r.eh.NumVLANs], port)
 	b = appendEcho(b, r, c.negotiatedMaxPayload(r.maxPayload))
-	return s.finishReply(b, start)
+	return s.finishReply(b, pos)
 }
 
 // admitPADI applies the PADI rate limits and the session limits.
@@ -397,6 +402,7 @@ func (s *Server) handlePADR(dst []byte, c *compiled, now time.Time, port string,
 	}
 	if r.eh.NumVLANs > 0 {
 		ev.VLANs = append([]uint16(nil), r.eh.VID[:r.eh.NumVLANs]...)
+		ev.TPIDs = append([]uint16(nil), r.eh.TPID[:r.eh.NumVLANs]...)
 	}
 	return reply, ev
 }
@@ -409,18 +415,18 @@ func cloneOrNil(b []byte, present bool) []byte {
 }
 
 func (s *Server) appendPADS(dst []byte, r *request, portMAC net.HardwareAddr, sid, maxPayload uint16) []byte {
-	b, start := beginReply(dst, r, portMAC, CodePADS, sid)
+	b, pos := beginReply(dst, r, portMAC, CodePADS, sid)
 	b = AppendTag(b, TagServiceName, r.service)
 	b = appendEcho(b, r, maxPayload)
-	return s.finishReply(b, start)
+	return s.finishReply(b, pos)
 }
 
 func (s *Server) errorPADS(dst []byte, r *request, portMAC net.HardwareAddr, t TagType, msg string) []byte {
-	b, start := beginReply(dst, r, portMAC, CodePADS, 0)
+	b, pos := beginReply(dst, r, portMAC, CodePADS, 0)
 	b = AppendTag(b, TagServiceName, r.service)
 	b = AppendStringTag(b, t, msg)
 	b = appendEcho(b, r, 0)
-	return s.finishReply(b, start)
+	return s.finishReply(b, pos)
 }
 
 // handlePADT reports a PADT from the peer of a known session, once.
@@ -501,39 +507,57 @@ func (s *Server) PADT(port string, portMAC, peer net.HardwareAddr, vlans []uint1
 	return AppendPADT(nil, eh, sid, message)
 }
 
-// AppendPADT appends a PADT frame with Ethernet header eh to b. message,
-// if not empty, goes in a Generic-Error tag.
+// AppendPADT appends a PADT frame with Ethernet header eh to b, padded to
+// the minimum frame size. message, if not empty, goes in a Generic-Error tag.
 func AppendPADT(b []byte, eh ether.Header, sid uint16, message string) []byte {
 	eh.EtherType = ether.TypePPPoEDiscover
-	b = ether.AppendHeader(b, eh)
 	p := Packet{Code: CodePADT, SessionID: sid}
 	if message != "" {
 		p.Add(TagGenericError, []byte(message))
 	}
-	return p.Append(b)
+	start := len(b)
+	b = ether.AppendHeader(b, eh)
+	return pad(p.Append(b), start)
 }
+
+// minFrame is the minimum Ethernet frame length without FCS; shorter
+// frames are zero-padded (IEEE 802.3 §3.2.8; veth does not pad).
+const minFrame = 60
+
+// replyPos records where a reply starts in its buffer.
+type replyPos struct{ frame, pppoe int }
 
 // beginReply appends the reply's Ethernet header (to the requester, with
 // its tag stack) and a PPPoE header whose length finishReply fills in.
-func beginReply(dst []byte, r *request, portMAC net.HardwareAddr, code Code, sid uint16) ([]byte, int) {
+func beginReply(dst []byte, r *request, portMAC net.HardwareAddr, code Code, sid uint16) ([]byte, replyPos) {
 	if dst == nil {
 		dst = make([]byte, 0, 128+len(r.hostUniq)+len(r.relay)+len(r.service))
 	}
+	pos := replyPos{frame: len(dst)}
 	eh := r.eh
 	eh.Dst, eh.Src = r.eh.Src, portMAC
 	b := ether.AppendHeader(dst, eh)
-	start := len(b)
-	return AppendHeader(b, Header{Code: code, SessionID: sid}), start
+	pos.pppoe = len(b)
+	return AppendHeader(b, Header{Code: code, SessionID: sid}), pos
 }
 
-// finishReply fills in the PPPoE length, or drops a reply that is too big.
-func (s *Server) finishReply(b []byte, start int) []byte {
-	n := len(b) - start - HeaderLen
+// finishReply fills in the PPPoE length and pads the frame, or drops a
+// reply that is too big.
+func (s *Server) finishReply(b []byte, pos replyPos) []byte {
+	n := len(b) - pos.pppoe - HeaderLen
 	if n > maxDiscoveryPayload {
 		s.drop(DropReplyTooBig)
 		return nil
 	}
-	binary.BigEndian.PutUint16(b[start+4:], uint16(n))
+	binary.BigEndian.PutUint16(b[pos.pppoe+4:], uint16(n))
+	return pad(b, pos.frame)
+}
+
+// pad zero-pads the frame starting at b[start:] to minFrame bytes.
+func pad(b []byte, start int) []byte {
+	for len(b)-start < minFrame {
+		b = append(b, 0)
+	}
 	return b
 }
 

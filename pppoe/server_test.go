@@ -107,6 +107,12 @@ func TestDiscoveryFlow(t *testing.T) {
 				Port: "eth1", Peer: cliMAC, VLANs: tt.vlans, SessionID: pads.SessionID,
 				HostUniq: c.hostUniq, MaxPayload: tt.wantMP,
 			}
+			switch len(tt.vlans) {
+			case 1:
+				wantEv.TPIDs = []uint16{ether.TPID8021Q}
+			case 2:
+				wantEv.TPIDs = []uint16{tt.tpid, ether.TPID8021Q}
+			}
 			if v, ok := pads.Tag(TagRelaySessionID); ok {
 				wantEv.RelaySessionID = v
 			}
