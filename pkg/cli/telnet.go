@@ -204,7 +204,7 @@ func (s *telnetServer) serve(ctx context.Context, c net.Conn) {
 		return
 	}
 	log.Info("cli login")
-	sh := &shell{ctx: ctx, api: s.api, t: t, env: defaultEnv}
+	sh := &shell{ctx: ctx, api: s.api, t: t, env: defaultEnv, log: log}
 	t.SetPrompt(s.opts.Hostname + "> ")
 	t.AutoCompleteCallback = sh.autoComplete
 	err := sh.loop()
@@ -248,6 +248,7 @@ type shell struct {
 	api mgmt.API
 	t   *term.Terminal
 	env *env
+	log *slog.Logger
 }
 
 // loop reads and runs lines until exit, EOF (^D) or an error.
@@ -266,6 +267,7 @@ func (sh *shell) loop() error {
 		}
 		var out bytes.Buffer
 		exit, err := sh.env.exec(sh.ctx, sh.api, words, &out)
+		logCommand(sh.log, words, err)
 		if err != nil {
 			out.WriteString(FormatError(err))
 		}
