@@ -134,8 +134,7 @@ func (s *SocketServer) acceptLoop() {
 				return
 			default:
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if acceptRetry(context.Background(), err) {
 				continue
 			}
 			s.log.Warn("cli socket accept", slog.Any("err", err))

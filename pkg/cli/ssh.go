@@ -103,8 +103,7 @@ func ServeSSH(ctx context.Context, ln net.Listener, api mgmt.API, opts SSHOption
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if acceptRetry(ctx, err) {
 				continue
 			}
 			return fmt.Errorf("cli: ssh accept: %w", err)
@@ -216,7 +215,8 @@ func (s *sshServer) session(ctx context.Context, c net.Conn, ch ssh.Channel, req
 					done <- 0
 				}()
 			case "exec":
-				if started || len(req.Payload) < 4 {
+				// RFC 4254 §6.5: string command
+				if started || len(req.Payload) < 4 || uint64(len(req.Payload)) != 4+uint64(binary.BigEndian.Uint32(req.Payload)) {
 					req.Reply(false, nil)
 					continue
 				}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -64,6 +65,10 @@ func (o *TelnetOptions) setDefaults() {
 	}
 }
 
+// maxListed caps the completion candidates TAB lists (a BNG may have
+// tens of thousands of sessions).
+const maxListed = 200
+
 // triesPerConnection is how many passwords one connection may try.
 const triesPerConnection = 3
 
@@ -93,8 +98,7 @@ func ServeTelnet(ctx context.Context, ln net.Listener, api mgmt.API, opts Telnet
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if acceptRetry(ctx, err) {
 				continue
 			}
 			return fmt.Errorf("cli: telnet accept: %w", err)
@@ -119,6 +123,21 @@ func ServeTelnet(ctx context.Context, ln net.Listener, api mgmt.API, opts Telnet
 			s.serve(ctx, c)
 		}()
 	}
+}
+
+// acceptRetry reports whether an Accept error is transient (out of file
+// descriptors, an aborted connection, a timeout); it pauses briefly first.
+func acceptRetry(ctx context.Context, err error) bool {
+	var ne net.Error
+	if !(errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || (errors.As(err, &ne) && ne.Timeout())) {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(50 * time.Millisecond):
+	}
+	return true
 }
 
 type telnetServer struct {
@@ -313,7 +332,11 @@ func (sh *shell) complete(line string, pos int) (string, int, bool) {
 		nh := base + cp
 		return nh + line[pos:], len(nh), true
 	}
-	sh.t.Write([]byte(strings.Join(cands, "  ") + "\n"))
+	if len(cands) > maxListed {
+		sh.t.Write(fmt.Appendf(nil, "(%d candidates; type more letters)\n", len(cands)))
+	} else {
+		sh.t.Write([]byte(strings.Join(cands, "  ") + "\n"))
+	}
 	return line, pos, true
 }
 
