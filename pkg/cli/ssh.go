@@ -170,77 +170,101 @@ func (s *sshServer) serve(ctx context.Context, c net.Conn) {
 	}
 }
 
-// session serves one session channel: pty-req, window-change, shell, exec.
+// An sshSession is one session channel: pty-req, window-change, then one
+// shell or exec. Its fields belong to the goroutine running serve.
+type sshSession struct {
+	s       *sshServer
+	ctx     context.Context
+	c       net.Conn
+	ch      ssh.Channel
+	log     *slog.Logger
+	t       *term.Terminal // set by shell
+	w, h    int
+	started bool
+	done    chan uint32 // exit status of the shell or exec
+}
+
+// session serves one session channel until its command ends or the client
+// closes it.
 func (s *sshServer) session(ctx context.Context, c net.Conn, ch ssh.Channel, reqs <-chan *ssh.Request, log *slog.Logger) {
 	defer ch.Close()
-	var t *term.Terminal
-	var w, h int
-	started := false
-	done := make(chan uint32, 1)
+	ss := &sshSession{s: s, ctx: ctx, c: c, ch: ch, log: log, done: make(chan uint32, 1)}
 	for {
 		select {
-		case code := <-done:
+		case code := <-ss.done:
 			ch.SendRequest("exit-status", false, binary.BigEndian.AppendUint32(nil, code))
 			return
 		case req, ok := <-reqs:
 			if !ok {
 				return
 			}
-			switch req.Type {
-			case "pty-req":
-				w, h = parsePtyReq(req.Payload)
-				req.Reply(!started, nil)
-			case "window-change":
-				if len(req.Payload) >= 8 {
-					w, h = int(binary.BigEndian.Uint32(req.Payload)), int(binary.BigEndian.Uint32(req.Payload[4:]))
-					if t != nil && w > 0 && h > 0 {
-						t.SetSize(w, h)
-					}
-				}
-			case "shell":
-				if started {
-					req.Reply(false, nil)
-					continue
-				}
-				started = true
-				req.Reply(true, nil)
-				t = term.NewTerminal(rwIdle{ch, c, s.idle}, s.hostname+"> ")
-				if w > 0 && h > 0 {
-					t.SetSize(w, h)
-				}
-				sh := &shell{ctx: ctx, api: s.api, t: t, env: defaultEnv, log: log}
-				t.AutoCompleteCallback = sh.autoComplete
-				go func() {
-					sh.loop()
-					done <- 0
-				}()
-			case "exec":
-				// RFC 4254 §6.5: string command
-				if started || len(req.Payload) < 4 || uint64(len(req.Payload)) != 4+uint64(binary.BigEndian.Uint32(req.Payload)) {
-					req.Reply(false, nil)
-					continue
-				}
-				started = true
-				req.Reply(true, nil)
-				cmd := string(req.Payload[4:])
-				go func() {
-					var out bytes.Buffer
-					words := strings.Fields(cmd)
-					_, err := defaultEnv.exec(ctx, s.api, words, &out)
-					logCommand(log, words, err)
-					if err != nil {
-						ch.Stderr().Write([]byte(FormatError(err)))
-					}
-					ch.Write(out.Bytes())
-					done <- uint32(ExitCode(err))
-				}()
-			default:
-				if req.WantReply {
-					req.Reply(req.Type == "env", nil)
-				}
-			}
+			req.Reply(ss.handle(req), nil) // a no-op unless WantReply
 		}
 	}
+}
+
+// handle serves one channel request and reports success.
+func (ss *sshSession) handle(req *ssh.Request) bool {
+	switch req.Type {
+	case "pty-req":
+		ss.w, ss.h = parsePtyReq(req.Payload)
+		return !ss.started
+	case "window-change":
+		if len(req.Payload) >= 8 {
+			ss.w, ss.h = int(binary.BigEndian.Uint32(req.Payload)), int(binary.BigEndian.Uint32(req.Payload[4:]))
+			if ss.t != nil && ss.w > 0 && ss.h > 0 {
+				ss.t.SetSize(ss.w, ss.h)
+			}
+		}
+		return true
+	case "shell":
+		if ss.started {
+			return false
+		}
+		ss.started = true
+		ss.shell()
+		return true
+	case "exec":
+		// RFC 4254 §6.5: string command
+		p := req.Payload
+		if ss.started || len(p) < 4 || uint64(len(p)) != 4+uint64(binary.BigEndian.Uint32(p)) {
+			return false
+		}
+		ss.started = true
+		go ss.exec(string(p[4:]))
+		return true
+	case "env":
+		return true // accepted and ignored
+	}
+	return false
+}
+
+// shell starts the interactive shell on the channel.
+func (ss *sshSession) shell() {
+	t := term.NewTerminal(rwIdle{ss.ch, ss.c, ss.s.idle}, ss.s.hostname+"> ")
+	if ss.w > 0 && ss.h > 0 {
+		t.SetSize(ss.w, ss.h)
+	}
+	ss.t = t
+	sh := &shell{ctx: ss.ctx, api: ss.s.api, t: t, env: defaultEnv, log: ss.log}
+	t.AutoCompleteCallback = sh.autoComplete
+	go func() {
+		sh.loop()
+		ss.done <- 0
+	}()
+}
+
+// exec runs one command: output on stdout, the error on stderr.
+func (ss *sshSession) exec(cmd string) {
+	var out bytes.Buffer
+	words := strings.Fields(cmd)
+	_, err := defaultEnv.exec(ss.ctx, ss.s.api, words, &out)
+	logCommand(ss.log, words, err)
+	if err != nil {
+		ss.ch.Stderr().Write([]byte(FormatError(err)))
+	}
+	ss.ch.Write(out.Bytes())
+	ss.done <- uint32(ExitCode(err))
 }
 
 // rwIdle is a channel whose reads re-arm the connection's idle deadline.
