@@ -184,6 +184,9 @@ func (s *telnetServer) lockedOut(src string) bool {
 func (s *telnetServer) loginFailed(src string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.failures) >= maxTrackedSources {
+		s.pruneLocked()
+	}
 	f := s.failures[src]
 	if f == nil || s.now().Sub(f.last) > s.opts.Lockout {
 		f = &loginFailures{}
@@ -192,6 +195,19 @@ func (s *telnetServer) loginFailed(src string) bool {
 	f.count++
 	f.last = s.now()
 	return f.count >= s.opts.MaxFailures
+}
+
+// maxTrackedSources bounds the failure table; past it, expired entries are
+// dropped.
+const maxTrackedSources = 4096
+
+// pruneLocked drops expired failure entries; s.mu must be held.
+func (s *telnetServer) pruneLocked() {
+	for src, f := range s.failures {
+		if s.now().Sub(f.last) > s.opts.Lockout {
+			delete(s.failures, src)
+		}
+	}
 }
 
 func (s *telnetServer) loginOK(src string) {

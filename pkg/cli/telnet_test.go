@@ -308,6 +308,15 @@ func TestLoginLockoutExpires(t *testing.T) {
 	if s.lockedOut("192.0.2.1") {
 		t.Fatal("still locked after the lockout")
 	}
+	// The table is bounded: expired entries go when it fills up.
+	for i := range maxTrackedSources {
+		s.failures["old"+strconv.Itoa(i)] = &loginFailures{count: 1, last: now.Add(-2 * time.Minute)}
+	}
+	s.loginFailed("192.0.2.9")
+	if len(s.failures) > 2 {
+		t.Errorf("%d failure entries after pruning", len(s.failures))
+	}
+
 	s.loginFailed("192.0.2.1")
 	s.loginOK("192.0.2.1")
 	if s.loginFailed("192.0.2.1") {
