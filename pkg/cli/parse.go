@@ -67,6 +67,12 @@ func Exec(ctx context.Context, api mgmt.API, args []string, w io.Writer) error {
 	return err
 }
 
+// audited reports whether args name a command that changes state.
+func audited(args []string) bool {
+	p, err := parse(commands, args)
+	return err == nil && p.leaf != nil && p.leaf.audit
+}
+
 // exec runs args and reports whether the command asked to close the shell.
 func (e *env) exec(ctx context.Context, api mgmt.API, args []string, w io.Writer) (exit bool, err error) {
 	res, asJSON, err := e.run(ctx, api, args)

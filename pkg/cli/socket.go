@@ -134,8 +134,7 @@ func (s *SocketServer) acceptLoop() {
 				return
 			default:
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if acceptRetry(context.Background(), err) {
 				continue
 			}
 			s.log.Warn("cli socket accept", slog.Any("err", err))
@@ -157,8 +156,8 @@ func (s *SocketServer) serve(c net.Conn) {
 	args, err := readRequest(c)
 	var out bytes.Buffer
 	if err == nil {
-		s.log.Debug("cli request", "args", strings.Join(args, " "))
 		_, err = defaultEnv.exec(ctx, s.api, args, &out)
+		logCommand(s.log, args, err)
 	}
 	code := ExitCode(err)
 	if err != nil {
@@ -168,6 +167,20 @@ func (s *SocketServer) serve(c net.Conn) {
 	if _, werr := fmt.Fprintf(c, "exit %d\n%s", code, out.Bytes()); werr != nil {
 		s.log.Debug("cli socket write", slog.Any("err", werr))
 	}
+}
+
+// logCommand logs state-changing commands at Info (an audit trail) and
+// the rest at Debug.
+func logCommand(log *slog.Logger, args []string, err error) {
+	lvl := slog.LevelDebug
+	if audited(args) {
+		lvl = slog.LevelInfo
+	}
+	attrs := []slog.Attr{slog.String("cmd", strings.Join(args, " "))}
+	if err != nil {
+		attrs = append(attrs, slog.Any("err", err))
+	}
+	log.LogAttrs(context.Background(), lvl, "cli command", attrs...)
 }
 
 // readRequest reads one request line (JSON array or NUL-separated words).

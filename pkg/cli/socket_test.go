@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bngbox/bngbox/pkg/session"
@@ -160,5 +162,49 @@ func TestSocketErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("socket file left after Close: %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestSocketAuditLog(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	path := filepath.Join(t.TempDir(), "cli.sock")
+	s, err := ListenSocket(path, newFakeAPI(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"show", "stat"}, {"ter", "carol", "hard"}, {"terminate", "nobody"}} {
+		if _, err := Call(context.Background(), path, args, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close() // waits for the handlers: the log is complete
+	got := logs.String()
+	for _, want := range []string{
+		`level=DEBUG msg="cli command" socket=` + path + ` cmd="show stat"`,
+		`level=INFO msg="cli command" socket=` + path + ` cmd="ter carol hard"`,
+		`level=INFO msg="cli command" socket=` + path + ` cmd="terminate nobody" err="no session matches"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %q:\n%s", want, got)
+		}
 	}
 }

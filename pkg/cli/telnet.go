@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -64,6 +65,10 @@ func (o *TelnetOptions) setDefaults() {
 	}
 }
 
+// maxListed caps the completion candidates TAB lists (a BNG may have
+// tens of thousands of sessions).
+const maxListed = 200
+
 // triesPerConnection is how many passwords one connection may try.
 const triesPerConnection = 3
 
@@ -93,8 +98,7 @@ func ServeTelnet(ctx context.Context, ln net.Listener, api mgmt.API, opts Telnet
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if acceptRetry(ctx, err) {
 				continue
 			}
 			return fmt.Errorf("cli: telnet accept: %w", err)
@@ -119,6 +123,21 @@ func ServeTelnet(ctx context.Context, ln net.Listener, api mgmt.API, opts Telnet
 			s.serve(ctx, c)
 		}()
 	}
+}
+
+// acceptRetry reports whether an Accept error is transient (out of file
+// descriptors, an aborted connection, a timeout); it pauses briefly first.
+func acceptRetry(ctx context.Context, err error) bool {
+	var ne net.Error
+	if !(errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || (errors.As(err, &ne) && ne.Timeout())) {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(50 * time.Millisecond):
+	}
+	return true
 }
 
 type telnetServer struct {
@@ -165,6 +184,9 @@ func (s *telnetServer) lockedOut(src string) bool {
 func (s *telnetServer) loginFailed(src string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.failures) >= maxTrackedSources {
+		s.pruneLocked()
+	}
 	f := s.failures[src]
 	if f == nil || s.now().Sub(f.last) > s.opts.Lockout {
 		f = &loginFailures{}
@@ -173,6 +195,19 @@ func (s *telnetServer) loginFailed(src string) bool {
 	f.count++
 	f.last = s.now()
 	return f.count >= s.opts.MaxFailures
+}
+
+// maxTrackedSources bounds the failure table; past it, expired entries are
+// dropped.
+const maxTrackedSources = 4096
+
+// pruneLocked drops expired failure entries; s.mu must be held.
+func (s *telnetServer) pruneLocked() {
+	for src, f := range s.failures {
+		if s.now().Sub(f.last) > s.opts.Lockout {
+			delete(s.failures, src)
+		}
+	}
 }
 
 func (s *telnetServer) loginOK(src string) {
@@ -204,7 +239,7 @@ func (s *telnetServer) serve(ctx context.Context, c net.Conn) {
 		return
 	}
 	log.Info("cli login")
-	sh := &shell{ctx: ctx, api: s.api, t: t, env: defaultEnv}
+	sh := &shell{ctx: ctx, api: s.api, t: t, env: defaultEnv, log: log}
 	t.SetPrompt(s.opts.Hostname + "> ")
 	t.AutoCompleteCallback = sh.autoComplete
 	err := sh.loop()
@@ -248,6 +283,7 @@ type shell struct {
 	api mgmt.API
 	t   *term.Terminal
 	env *env
+	log *slog.Logger
 }
 
 // loop reads and runs lines until exit, EOF (^D) or an error.
@@ -266,6 +302,7 @@ func (sh *shell) loop() error {
 		}
 		var out bytes.Buffer
 		exit, err := sh.env.exec(sh.ctx, sh.api, words, &out)
+		logCommand(sh.log, words, err)
 		if err != nil {
 			out.WriteString(FormatError(err))
 		}
@@ -311,7 +348,11 @@ func (sh *shell) complete(line string, pos int) (string, int, bool) {
 		nh := base + cp
 		return nh + line[pos:], len(nh), true
 	}
-	sh.t.Write([]byte(strings.Join(cands, "  ") + "\n"))
+	if len(cands) > maxListed {
+		sh.t.Write(fmt.Appendf(nil, "(%d candidates; type more letters)\n", len(cands)))
+	} else {
+		sh.t.Write([]byte(strings.Join(cands, "  ") + "\n"))
+	}
 	return line, pos, true
 }
 

@@ -7,10 +7,13 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // recConn records what the telnet layer writes.
@@ -305,6 +308,15 @@ func TestLoginLockoutExpires(t *testing.T) {
 	if s.lockedOut("192.0.2.1") {
 		t.Fatal("still locked after the lockout")
 	}
+	// The table is bounded: expired entries go when it fills up.
+	for i := range maxTrackedSources {
+		s.failures["old"+strconv.Itoa(i)] = &loginFailures{count: 1, last: now.Add(-2 * time.Minute)}
+	}
+	s.loginFailed("192.0.2.9")
+	if len(s.failures) > 2 {
+		t.Errorf("%d failure entries after pruning", len(s.failures))
+	}
+
 	s.loginFailed("192.0.2.1")
 	s.loginOK("192.0.2.1")
 	if s.loginFailed("192.0.2.1") {
@@ -336,5 +348,53 @@ func TestTelnetShutdown(t *testing.T) {
 	c.expectEOF() // open shells are closed
 	if err := <-done; err != nil {
 		t.Errorf("ServeTelnet after cancel: %v", err)
+	}
+}
+
+// bufRW is a terminal's far end in memory.
+type bufRW struct {
+	bytes.Buffer
+}
+
+func (b *bufRW) Read([]byte) (int, error) { return 0, io.EOF }
+
+func TestShellAutoComplete(t *testing.T) {
+	api := newFakeAPI()
+	for i := range 300 {
+		api.sessions = append(api.sessions, api.sessions[2])
+		api.sessions[len(api.sessions)-1].Ifname = "ppp" + strconv.Itoa(100+i)
+	}
+	var out bufRW
+	sh := &shell{ctx: context.Background(), api: api, t: term.NewTerminal(&out, "> "), env: testEnv}
+	tests := []struct {
+		line     string
+		pos      int
+		key      rune
+		wantLine string
+		wantPos  int
+		wantOK   bool
+		wantOut  string // written above the prompt
+	}{
+		{line: "sh", pos: 2, key: '\t', wantLine: "show ", wantPos: 5, wantOK: true},
+		{line: "sh x", pos: 2, key: '\t', wantLine: "show  x", wantPos: 5, wantOK: true}, // cursor mid-line
+		{line: "show ses", pos: 8, key: '\t', wantLine: "show sessions ", wantPos: 14, wantOK: true},
+		{line: "sh sess order rx", pos: 16, key: '\t', wantLine: "sh sess order rx-", wantPos: 17, wantOK: true},
+		{line: "sh sess order rx-", pos: 17, key: '\t', wantLine: "sh sess order rx-", wantPos: 17, wantOK: true, wantOut: "rx-bytes  rx-pkts"},
+		{line: "terminate ", pos: 10, key: '\t', wantLine: "terminate ", wantPos: 10, wantOK: true, wantOut: "(307 candidates; type more letters)"},
+		{line: "frob ", pos: 5, key: '\t'},
+		{line: "show ", pos: 5, key: '?', wantLine: "show ", wantPos: 5, wantOK: true, wantOut: "pools     address pool usage"},
+		{line: "sh", pos: 2, key: '?', wantLine: "sh", wantPos: 2, wantOK: true, wantOut: "shaper  change session rates live"},
+		{line: "sh sess match user a.", pos: 21, key: '?'}, // part of a regex: typed as is
+		{line: "x", pos: 1, key: 'y'},
+	}
+	for _, tt := range tests {
+		out.Reset()
+		line, pos, ok := sh.autoComplete(tt.line, tt.pos, tt.key)
+		if ok != tt.wantOK || line != tt.wantLine || pos != tt.wantPos {
+			t.Errorf("autoComplete(%q, %d, %q) = %q, %d, %v; want %q, %d, %v", tt.line, tt.pos, tt.key, line, pos, ok, tt.wantLine, tt.wantPos, tt.wantOK)
+		}
+		if !strings.Contains(out.String(), tt.wantOut) || (tt.wantOut == "" && out.Len() != 0) {
+			t.Errorf("autoComplete(%q, %q) wrote %q, want %q", tt.line, tt.key, out.String(), tt.wantOut)
+		}
 	}
 }

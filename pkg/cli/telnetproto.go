@@ -120,63 +120,74 @@ func (tc *telnetConn) Read(p []byte) (int, error) {
 func (tc *telnetConn) decode(in, out []byte) int {
 	n := 0
 	for _, c := range in {
-		switch tc.state {
-		case telCR:
+		if tc.state == telCR {
 			tc.state = telData
 			if c == 0 || c == '\n' {
 				continue
 			}
-			fallthrough
-		case telData:
-			switch c {
-			case telIAC:
-				tc.state = telIACSeen
-			case '\r':
-				out[n] = c
-				n++
-				tc.state = telCR
-			default:
-				out[n] = c
+		}
+		if tc.state != telData {
+			if tc.command(c) {
+				out[n] = c // IAC IAC: a data 0xFF
 				n++
 			}
-		case telIACSeen:
-			switch c {
-			case telIAC: // escaped 0xFF data byte
-				out[n] = c
-				n++
-				tc.state = telData
-			case telWILL, telWONT, telDO, telDONT:
-				tc.verb, tc.state = c, telOption
-			case telSB:
-				tc.sub, tc.state = tc.sub[:0], telSub
-			default: // NOP, GA, AYT, ...: ignored
-				tc.state = telData
-			}
-		case telOption:
-			tc.state = telData
-			tc.answer(tc.verb, c)
-		case telSub:
-			if c == telIAC {
-				tc.state = telSubIAC
-			} else if len(tc.sub) < 64 {
-				tc.sub = append(tc.sub, c)
-			}
-		case telSubIAC:
-			switch c {
-			case telSE:
-				tc.state = telData
-				tc.subnegotiation()
-			case telIAC:
-				tc.state = telSub
-				if len(tc.sub) < 64 {
-					tc.sub = append(tc.sub, telIAC)
-				}
-			default:
-				tc.state = telData
-			}
+			continue
+		}
+		switch c {
+		case telIAC:
+			tc.state = telIACSeen
+		case '\r':
+			out[n] = c
+			n++
+			tc.state = telCR
+		default:
+			out[n] = c
+			n++
 		}
 	}
 	return n
+}
+
+// command advances the decoder through an IAC sequence by one byte; it
+// reports whether c is an escaped data byte.
+func (tc *telnetConn) command(c byte) (data bool) {
+	switch tc.state {
+	case telIACSeen:
+		switch c {
+		case telIAC:
+			tc.state = telData
+			return true
+		case telWILL, telWONT, telDO, telDONT:
+			tc.verb, tc.state = c, telOption
+		case telSB:
+			tc.sub, tc.state = tc.sub[:0], telSub
+		default: // NOP, GA, AYT, ...: ignored
+			tc.state = telData
+		}
+	case telOption:
+		tc.state = telData
+		tc.answer(tc.verb, c)
+	case telSub:
+		if c == telIAC {
+			tc.state = telSubIAC
+		} else if len(tc.sub) < 64 {
+			tc.sub = append(tc.sub, c)
+		}
+	case telSubIAC:
+		switch c {
+		case telSE:
+			tc.state = telData
+			tc.subnegotiation()
+		case telIAC:
+			tc.state = telSub
+			if len(tc.sub) < 64 {
+				tc.sub = append(tc.sub, telIAC)
+			}
+		default:
+			tc.state = telData
+		}
+	}
+	return false
 }
 
 // answer refuses options the server did not ask for; answers to our own

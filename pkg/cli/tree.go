@@ -19,7 +19,9 @@ type node struct {
 	help string
 	// prefer resolves an ambiguous prefix of two or more letters to this
 	// node: "sh" is show (not shaper), "sess" is sessions (not session).
-	prefer   bool
+	prefer bool
+	// audit marks commands that change state; front-ends log them at Info.
+	audit    bool
 	children []*node
 	params   []*param
 	run      func(ctx context.Context, c *call) (any, error)
@@ -202,27 +204,27 @@ func newTree() *node {
 				return r, err
 			}},
 		}},
-		{name: "terminate", help: "end sessions (PADT/CDN, Acct-Stop Admin-Reset)", params: []*param{
+		{name: "terminate", audit: true, help: "end sessions (PADT/CDN, Acct-Stop Admin-Reset)", params: []*param{
 			selectorParam(true),
 			{kind: paramFlag, name: "hard", help: "skip the LCP Terminate exchange"},
 		}, run: runTerminate},
 		{name: "shaper", help: "change session rates live", children: []*node{
-			{name: "set", help: "set rates down/up, e.g. 10M/5M", params: []*param{
+			{name: "set", audit: true, help: "set rates down/up, e.g. 10M/5M", params: []*param{
 				selectorParam(true),
 				{kind: paramPositional, name: "down/up", help: "rates in bit/s with k/M/G suffix, e.g. 10M/5M",
 					check: func(_ int, v string) error { _, err := rate.Parse(v); return err }},
 			}, run: runShaperSet},
-			{name: "restore", help: "restore authorized rates", params: []*param{selectorParam(true)},
+			{name: "restore", audit: true, help: "restore authorized rates", params: []*param{selectorParam(true)},
 				run: runShaperRestore},
 		}},
-		{name: "reload", help: "reload the configuration", run: func(ctx context.Context, c *call) (any, error) {
+		{name: "reload", audit: true, help: "reload the configuration", run: func(ctx context.Context, c *call) (any, error) {
 			if err := c.api.Reload(ctx); err != nil {
 				return nil, err
 			}
 			return okResult{Message: "configuration reloaded"}, nil
 		}},
 		{name: "log", help: "logging", children: []*node{
-			{name: "level", help: "set the log level", params: []*param{
+			{name: "level", audit: true, help: "set the log level", params: []*param{
 				{kind: paramPositional, name: "debug|info|warn|error", help: "log level",
 					check: func(_ int, v string) error {
 						if !slices.Contains(logLevels, v) {
