@@ -162,7 +162,10 @@ func (n *Netlink) do(o op) error {
 // addIFB creates an IFB device marked with alias. A device of that name
 // that we created (a leftover) is reused; one we did not create is an error.
 func (n *Netlink) addIFB(name, alias string) error {
-	err := n.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, Alias: alias, TxQLen: 1000}})
+	err := n.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: 1000}})
+	if err == nil {
+		return n.markIFB(name, alias)
+	}
 	if !errors.Is(err, unix.EEXIST) {
 		return err
 	}
@@ -175,6 +178,20 @@ func (n *Netlink) addIFB(name, alias string) error {
 	}
 	if link.Attrs().Alias != alias {
 		return n.h.LinkSetAlias(link, alias)
+	}
+	return nil
+}
+
+// markIFB sets the alias that marks a just-created IFB device as ours (the
+// kernel ignores IFLA_IFALIAS on creation), deleting it if that fails.
+func (n *Netlink) markIFB(name, alias string) error {
+	link, err := n.h.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	if err := n.h.LinkSetAlias(link, alias); err != nil {
+		n.h.LinkDel(link)
+		return fmt.Errorf("set alias: %w", err)
 	}
 	return nil
 }

@@ -69,7 +69,10 @@ var errNoIFB = errors.New("cannot create an ifb device")
 // errNoIFB when even the IFB device could not be made.
 func (n *Netlink) probePolice() error {
 	name := fmt.Sprintf("bngprobe%d", os.Getpid()%10000000)
-	if err := n.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, Alias: probeAlias}}); err != nil {
+	if err := n.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
+		return fmt.Errorf("%w: %w", errNoIFB, err)
+	}
+	if err := n.markIFB(name, probeAlias); err != nil {
 		return fmt.Errorf("%w: %w", errNoIFB, err)
 	}
 	link, err := n.h.LinkByName(name)
