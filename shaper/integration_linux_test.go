@@ -118,6 +118,15 @@ func newTopo(tb testing.TB) *topo {
 			tb.Fatal(err)
 		}
 	}
+	// A PPP session interface carries one frame per packet: PPPoE frames
+	// from the CPE are not GRO-merged, and the CPE does not send 64 KB TSO
+	// super-packets. Make the veth behave alike, else tbf's bfifo (limit =
+	// rate*latency + burst) drops the tail of each GSO skb it segments.
+	for _, x := range []struct{ ns, dev string }{{t.subNS, t.peer}, {t.bngNS, t.dev}} {
+		if out, err := exec.Command("ip", "netns", "exec", x.ns, "ethtool", "-K", x.dev, "tso", "off", "gso", "off", "gro", "off").CombinedOutput(); err != nil {
+			tb.Logf("ethtool -K %s: %v %s (measuring with offloads on)", x.dev, err, out)
+		}
+	}
 	return t
 }
 
@@ -185,12 +194,23 @@ func (t *topo) iperf(tb testing.TB, reverse bool) float64 {
 	return res.End.SumReceived.BitsPerSecond
 }
 
-func assertRate(t *testing.T, what string, got float64, want uint64) {
-	t.Helper()
-	dev := (got - float64(want)) / float64(want)
-	t.Logf("%s: measured %.2f Mbit/s, configured %s (%+.1f %%)", what, got/1e6, rate.Format(want), dev*100)
-	if math.Abs(dev) > 0.10 {
-		t.Errorf("%s: measured %.2f Mbit/s, want %s ±10 %%", what, got/1e6, rate.Format(want))
+// assertRate measures with iperf3 and asserts the goodput is within ±10 %
+// of want. A run outside the band is repeated once: the machine is shared
+// and CPU starvation only ever lowers a run, while a shaping error is
+// systematic and fails both.
+func (t *topo) assertRate(tb *testing.T, what string, reverse bool, want uint64) {
+	tb.Helper()
+	for try := 1; ; try++ {
+		got := t.iperf(tb, reverse)
+		dev := (got - float64(want)) / float64(want)
+		tb.Logf("%s: measured %.2f Mbit/s, configured %s (%+.1f %%), try %d", what, got/1e6, rate.Format(want), dev*100, try)
+		if math.Abs(dev) <= 0.10 {
+			return
+		}
+		if try == 2 {
+			tb.Errorf("%s: measured %.2f Mbit/s, want %s ±10 %%", what, got/1e6, rate.Format(want))
+			return
+		}
 	}
 }
 
@@ -307,8 +327,8 @@ func TestIntegrationIFBThroughput(t *testing.T) {
 		checkTbf(t, tp.hBng, tp.dev, down)
 		checkTbf(t, tp.hBng, ifb, up)
 		checkRedirect(t, tp.hBng, tp.dev, ifb)
-		assertRate(t, r.String()+" down", tp.iperf(t, true), r.Down)
-		assertRate(t, r.String()+" up", tp.iperf(t, false), r.Up)
+		tp.assertRate(t, r.String()+" down", true, r.Down)
+		tp.assertRate(t, r.String()+" up", false, r.Up)
 	}
 
 	before := s.Stats().OpsApplied
