@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -525,4 +526,41 @@ func BenchmarkIntegrationSetClear(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// BenchmarkIntegrationSetClearParallel shapes and clears 32 interfaces from
+// 16 goroutines: deleting an IFB device waits for an RCU grace period
+// outside the RTNL lock, so teardowns of different sessions overlap. The
+// "session interfaces" are IFB devices of the test (any netdev will do).
+func BenchmarkIntegrationSetClearParallel(b *testing.B) {
+	tp := newTopo(b)
+	s := tp.shaper(b, UpstreamIFB)
+	const n = 32
+	for i := range n {
+		if err := tp.hBng.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("bbs-p%d", i)}}); err != nil {
+			b.Fatal(err)
+		}
+		l, _ := tp.hBng.LinkByName(fmt.Sprintf("bbs-p%d", i))
+		if err := tp.hBng.LinkSetUp(l); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int32
+	ctx := context.Background()
+	b.SetParallelism(8) // 8 × GOMAXPROCS goroutines
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		iface := fmt.Sprintf("bbs-p%d", next.Add(1)%n)
+		for pb.Next() {
+			if err := s.Set(ctx, iface, rate.Rates{Down: 10e6, Up: 5e6}); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := s.Clear(ctx, iface); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
 }
