@@ -92,7 +92,8 @@ func (e *engine) setRates(ctx context.Context, iface string, r rate.Rates) error
 	}
 	defer st.mu.Unlock()
 	err = e.applyLocked(ctx, iface, st, want)
-	if err == nil && st.applied.isZero() {
+	if st.applied.isZero() { // cleared, or nothing got applied
+
 		e.forgetLocked(iface, st)
 	}
 	return err

@@ -257,6 +257,14 @@ func TestFakeErrors(t *testing.T) {
 			t.Errorf("Set(%q) = %v, want ErrBadInterface", name, err)
 		}
 	}
+	f.FailWith(func(string) error { return errors.New("no such device") })
+	if err := f.Set(ctx, "ppp1", r10x5); err == nil {
+		t.Error("Set with failing first op succeeded")
+	}
+	if st := f.Stats(); st.Shaped != 0 || st.OpsFailed != 1 || st.Failed != 5 {
+		t.Errorf("after a failed first op: %+v, want nothing tracked", st)
+	}
+	f.FailWith(nil)
 	if err := f.Set(ctx, "ppp0", rate.Rates{Down: 4}); !errors.Is(err, ErrBadRate) {
 		t.Errorf("Set 4 bit/s = %v, want ErrBadRate", err)
 	}
