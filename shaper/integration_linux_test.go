@@ -613,3 +613,77 @@ func TestIntegrationConcurrent(t *testing.T) {
 		t.Errorf("stats = %+v, want %d ops applied", st, n*12)
 	}
 }
+
+// With Config.IFBPool, Clear parks the IFB (down, unshaped, renamed,
+// marked free) and the next Set reuses it; Close deletes the pool.
+func TestIntegrationIFBPool(t *testing.T) {
+	tp := newTopo(t)
+	s, err := New(Config{Upstream: UpstreamIFB, Netns: tp.bngPath, IFBPool: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ifb := ifbName(tp.dev)
+	if err := s.Set(ctx, tp.dev, rate.Rates{Down: 10e6, Up: 5e6}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := tp.hBng.LinkByName(ifb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := l.Attrs().Index
+	if err := s.Clear(ctx, tp.dev); err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, tp.hBng, tp.dev, ifb)
+	pooled, err := tp.hBng.LinkByIndex(idx)
+	if err != nil {
+		t.Fatalf("pooled ifb gone: %v", err)
+	}
+	if a := pooled.Attrs(); !strings.HasPrefix(a.Name, "bngpool") || a.Alias != ifbAliasPrefix || a.Flags&net.FlagUp != 0 {
+		t.Errorf("pooled ifb: name %q alias %q flags %v", a.Name, a.Alias, a.Flags)
+	}
+	if err := s.Set(ctx, tp.dev, rate.Rates{Down: 2e6, Up: 1e6}); err != nil {
+		t.Fatal(err)
+	}
+	l, err = tp.hBng.LinkByName(ifb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Attrs().Index != idx {
+		t.Errorf("ifb not reused from the pool: index %d, pooled %d", l.Attrs().Index, idx)
+	}
+	cfg := Config{}.withDefaults()
+	up, _ := cfg.bucket(1e6, 0)
+	checkTbf(t, tp.hBng, ifb, up)
+	checkRedirect(t, tp.hBng, tp.dev, ifb)
+	if err := s.Clear(ctx, tp.dev); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.hBng.LinkByIndex(idx); err == nil {
+		t.Error("Close left the pooled ifb")
+	}
+}
+
+// BenchmarkIntegrationSetClearPool is SetClear with an IFB pool of 4.
+func BenchmarkIntegrationSetClearPool(b *testing.B) {
+	tp := newTopo(b)
+	s, err := New(Config{Upstream: UpstreamIFB, Netns: tp.bngPath, IFBPool: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	for b.Loop() {
+		if err := s.Set(ctx, tp.dev, rate.Rates{Down: 10e6, Up: 5e6}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Clear(ctx, tp.dev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/bngbox/bngbox/pkg/rate"
 	"github.com/vishvananda/netlink"
@@ -15,9 +16,14 @@ import (
 // Netlink is the Linux Shaper: it executes the planned operations with
 // rtnetlink in the namespace named by Config.Netns.
 type Netlink struct {
-	e    *engine
-	h    *netlink.Handle
-	mode Upstream
+	e       *engine
+	h       *netlink.Handle
+	mode    Upstream
+	poolMax int
+
+	poolMu   sync.Mutex
+	pool     []string // guarded by poolMu; idle IFB device names
+	poolNext int      // guarded by poolMu; suffix of the next pool name
 }
 
 var _ Shaper = (*Netlink)(nil)
@@ -48,7 +54,7 @@ func New(cfg Config) (*Netlink, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Netlink{h: h}
+	n := &Netlink{h: h, poolMax: max(cfg.IFBPool, 0)}
 	if err := n.removeLeftovers(cfg); err != nil {
 		h.Close()
 		return nil, err
@@ -100,8 +106,20 @@ func (n *Netlink) Stats() Stats { return n.e.stats() }
 // removed by Clear or by the next New in the same namespace.
 func (n *Netlink) Close() error {
 	n.e.close()
+	n.poolMu.Lock()
+	pool := n.pool
+	n.pool = nil
+	n.poolMu.Unlock()
+	var errs []error
+	for _, name := range pool {
+		if l, err := n.h.LinkByName(name); err == nil && ours(l) {
+			if err := n.h.LinkDel(l); err != nil && !isGone(err) {
+				errs = append(errs, fmt.Errorf("shaper: delete pooled %s: %w", name, err))
+			}
+		}
+	}
 	n.h.Close()
-	return nil
+	return errors.Join(errs...)
 }
 
 // exec performs one op. Deleting what is already gone succeeds.
@@ -120,6 +138,9 @@ func isGone(err error) bool {
 
 func (n *Netlink) do(o op) error {
 	if o.Kind == opIFBAdd {
+		if n.takePooled(o.Dev, o.Alias) {
+			return nil
+		}
 		return n.addIFB(o.Dev, o.Alias)
 	}
 	link, err := n.h.LinkByName(o.Dev)
@@ -153,6 +174,9 @@ func (n *Netlink) do(o op) error {
 	case opIFBDel:
 		if !ours(link) {
 			return fmt.Errorf("%s is not an IFB device of ours (alias %q)", o.Dev, link.Attrs().Alias)
+		}
+		if n.putPooled(link) {
+			return nil
 		}
 		return n.h.LinkDel(link)
 	}
@@ -235,4 +259,65 @@ func makePolice(t tbf) *netlink.PoliceAction {
 	p.ExceedAction = netlink.TC_POLICE_SHOT
 	p.NotExceedAction = netlink.TC_POLICE_OK
 	return p
+}
+
+// takePooled renames an idle pooled IFB device to name and marks it with
+// alias. It reports false when the pool is empty or the rename failed (the
+// pooled device is then deleted).
+func (n *Netlink) takePooled(name, alias string) bool {
+	n.poolMu.Lock()
+	if len(n.pool) == 0 {
+		n.poolMu.Unlock()
+		return false
+	}
+	pname := n.pool[len(n.pool)-1]
+	n.pool = n.pool[:len(n.pool)-1]
+	n.poolMu.Unlock()
+	link, err := n.h.LinkByName(pname)
+	if err != nil || !ours(link) {
+		return false
+	}
+	if err := n.h.LinkSetName(link, name); err != nil {
+		n.h.LinkDel(link)
+		return false
+	}
+	if err := n.h.LinkSetAlias(link, alias); err != nil {
+		n.h.LinkDel(link)
+		return false
+	}
+	return true
+}
+
+// putPooled parks an IFB device that no longer receives traffic (the
+// redirect is removed first) in the pool: down, root qdisc removed, renamed
+// bngpoolN, alias without a session. It reports false when the pool is full
+// or parking failed, and the caller deletes the device.
+func (n *Netlink) putPooled(link netlink.Link) bool {
+	n.poolMu.Lock()
+	if len(n.pool) >= n.poolMax {
+		n.poolMu.Unlock()
+		return false
+	}
+	pname := fmt.Sprintf("bngpool%d", n.poolNext)
+	n.poolNext++
+	n.poolMu.Unlock()
+	if err := n.h.LinkSetDown(link); err != nil {
+		return false
+	}
+	if err := n.h.QdiscDel(makeTbf(link.Attrs().Index, tbf{})); err != nil && !isGone(err) {
+		return false
+	}
+	if err := n.h.LinkSetName(link, pname); err != nil {
+		return false
+	}
+	if err := n.h.LinkSetAlias(link, ifbAliasPrefix); err != nil {
+		return false
+	}
+	n.poolMu.Lock()
+	defer n.poolMu.Unlock()
+	if len(n.pool) >= n.poolMax {
+		return false
+	}
+	n.pool = append(n.pool, pname)
+	return true
 }
