@@ -109,9 +109,24 @@ func (e *engine) clear(ctx context.Context, iface string) error {
 }
 
 // applyLocked plans from st.applied to want and runs the ops, recording
-// each success in st.applied. The caller holds st.mu.
+// each success in st.applied. When an op fails, the kernel may differ from
+// what was recorded (someone ran tc by hand, the interface was recreated),
+// so it re-applies everything once with idempotent ops (resync). The caller
+// holds st.mu.
 func (e *engine) applyLocked(ctx context.Context, iface string, st *ifaceState, want state) error {
-	for _, o := range plan(iface, st.applied, want) {
+	err := e.runLocked(ctx, iface, st, plan(iface, st.applied, want))
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	e.cfg.Logger.Warn("shaper resync after failure", "iface", iface, slogErr(err))
+	e.m.resyncs.Add(1)
+	return e.runLocked(ctx, iface, st, resync(iface, st.applied, want))
+}
+
+// runLocked runs ops, recording each success in st.applied. The caller
+// holds st.mu.
+func (e *engine) runLocked(ctx context.Context, iface string, st *ifaceState, ops []op) error {
+	for _, o := range ops {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("shaper: %s: %w", iface, err)
 		}
@@ -136,6 +151,7 @@ func (e *engine) stats() Stats {
 		Failed:     e.m.failed.Load(),
 		OpsApplied: e.m.opsApplied.Load(),
 		OpsFailed:  e.m.opsFailed.Load(),
+		Resyncs:    e.m.resyncs.Load(),
 		Shaped:     n,
 	}
 }

@@ -233,7 +233,9 @@ func TestFakePartialFailureResumes(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Set error = %v, want boom", err)
 	}
-	if got, want := f.Take(), []string{down10, ifbAdd, ifbUp, ifbTbf5}; !equal(got, want) {
+	// The plan stops at the failure, the resync redoes all and fails there
+	// again.
+	if got, want := f.Take(), []string{down10, ifbAdd, ifbUp, ifbTbf5, down10, ifbAdd, ifbUp, ifbTbf5}; !equal(got, want) {
 		t.Fatalf("before failure got %q, want %q", got, want)
 	}
 	f.FailWith(nil)
@@ -244,8 +246,67 @@ func TestFakePartialFailureResumes(t *testing.T) {
 		t.Fatalf("resume got %q, want %q", got, want)
 	}
 	st := f.Stats()
-	if st.Sets != 2 || st.Failed != 1 || st.OpsFailed != 1 || st.OpsApplied != 6 || st.Shaped != 1 {
+	if st.Sets != 2 || st.Failed != 1 || st.OpsFailed != 2 || st.OpsApplied != 10 || st.Resyncs != 1 || st.Shaped != 1 {
 		t.Errorf("stats = %+v", st)
+	}
+}
+
+// When the kernel lost what was recorded (here: the in-place change fails
+// because the interface was recreated), Set re-applies everything with
+// idempotent ops and succeeds.
+func TestFakeResync(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		mode Upstream
+		to   rate.Rates
+		want []string
+	}{
+		{"ifb change", UpstreamIFB, r2x1, []string{
+			"tc qdisc replace dev ppp0 root handle 1: tbf rate 2mbit burst 3000b limit 15500b",
+			ifbAdd, ifbUp,
+			"tc qdisc replace dev ifb-ppp0 root handle 1: tbf rate 1mbit burst 3000b limit 9250b",
+			ingAdd, redirect,
+		}},
+		{"ifb up removed", UpstreamIFB, rate.Rates{Down: 2e6}, []string{
+			"tc qdisc replace dev ppp0 root handle 1: tbf rate 2mbit burst 3000b limit 15500b",
+			ingDel, ifbDel,
+		}},
+		{"police down removed", UpstreamPolice, rate.Rates{Up: 1e6}, []string{
+			downDel, ingAdd, police1,
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewFake(Config{Upstream: tt.mode})
+			ctx := context.Background()
+			if err := f.Set(ctx, "ppp0", r10x5); err != nil {
+				t.Fatal(err)
+			}
+			f.Take()
+			failed := false
+			f.FailWith(func(cmd string) error {
+				if !failed {
+					failed = true
+					return errors.New("no such qdisc")
+				}
+				return nil
+			})
+			if err := f.Set(ctx, "ppp0", tt.to); err != nil {
+				t.Fatalf("Set with resync: %v", err)
+			}
+			if got := f.Take(); !equal(got, tt.want) {
+				t.Errorf("resync transcript:\n got %q\nwant %q", got, tt.want)
+			}
+			if st := f.Stats(); st.Resyncs != 1 || st.Failed != 0 {
+				t.Errorf("stats %+v", st)
+			}
+			// The recorded state is right again: same rates = no ops.
+			if err := f.Set(ctx, "ppp0", tt.to); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.Take(); len(got) != 0 {
+				t.Errorf("after resync, same again: %q", got)
+			}
+		})
 	}
 }
 
@@ -261,7 +322,7 @@ func TestFakeErrors(t *testing.T) {
 	if err := f.Set(ctx, "ppp1", r10x5); err == nil {
 		t.Error("Set with failing first op succeeded")
 	}
-	if st := f.Stats(); st.Shaped != 0 || st.OpsFailed != 1 || st.Failed != 5 {
+	if st := f.Stats(); st.Shaped != 0 || st.OpsFailed != 2 || st.Resyncs != 1 || st.Failed != 5 {
 		t.Errorf("after a failed first op: %+v, want nothing tracked", st)
 	}
 	f.FailWith(nil)

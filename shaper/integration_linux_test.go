@@ -687,3 +687,40 @@ func BenchmarkIntegrationSetClearPool(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
 }
+
+// Someone deletes our tbf and ingress qdisc by hand: the next Set's in-place
+// change fails, the shaper re-syncs and the interface is shaped again.
+func TestIntegrationResync(t *testing.T) {
+	tp := newTopo(t)
+	s := tp.shaper(t, UpstreamIFB)
+	ctx := context.Background()
+	if err := s.Set(ctx, tp.dev, rate.Rates{Down: 10e6, Up: 5e6}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := tp.hBng.LinkByName(tp.dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.hBng.QdiscDel(makeTbf(l.Attrs().Index, tbf{})); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.hBng.QdiscDel(makeIngress(l.Attrs().Index)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, tp.dev, rate.Rates{Down: 2e6, Up: 1e6}); err != nil {
+		t.Fatalf("Set after tampering: %v", err)
+	}
+	if st := s.Stats(); st.Resyncs != 1 {
+		t.Errorf("Resyncs = %d, want 1", st.Resyncs)
+	}
+	cfg := Config{}.withDefaults()
+	down, _ := cfg.bucket(2e6, 0)
+	up, _ := cfg.bucket(1e6, 0)
+	checkTbf(t, tp.hBng, tp.dev, down)
+	checkTbf(t, tp.hBng, ifbName(tp.dev), up)
+	checkRedirect(t, tp.hBng, tp.dev, ifbName(tp.dev))
+	if err := s.Clear(ctx, tp.dev); err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, tp.hBng, tp.dev, ifbName(tp.dev))
+}

@@ -265,6 +265,9 @@ func makePolice(t tbf) *netlink.PoliceAction {
 // alias. It reports false when the pool is empty or the rename failed (the
 // pooled device is then deleted).
 func (n *Netlink) takePooled(name, alias string) bool {
+	if _, err := n.h.LinkByName(name); err == nil {
+		return false // exists: addIFB adopts it if it is ours
+	}
 	n.poolMu.Lock()
 	if len(n.pool) == 0 {
 		n.poolMu.Unlock()

@@ -224,6 +224,39 @@ func plan(iface string, old, want state) []op {
 	return ops
 }
 
+// resync returns operations that make iface match want whatever is
+// installed: creates are replaces (an IFB of ours that exists is adopted),
+// and everything want lacks is deleted (deleting what is gone succeeds).
+// old is only consulted for the name of an IFB to remove.
+func resync(iface string, old, want state) []op {
+	var ops []op
+	if want.Root.isZero() {
+		ops = append(ops, op{Kind: opRootDel, Dev: iface})
+	} else {
+		ops = append(ops, op{Kind: opRootReplace, Dev: iface, TBF: want.Root})
+	}
+	if want.IFB != "" {
+		ops = append(ops,
+			op{Kind: opIFBAdd, Dev: want.IFB, Alias: ifbAliasPrefix + iface},
+			op{Kind: opIFBUp, Dev: want.IFB})
+		if !want.IFBRoot.isZero() {
+			ops = append(ops, op{Kind: opRootReplace, Dev: want.IFB, TBF: want.IFBRoot, OnIFB: true})
+		}
+	}
+	switch want.Filter {
+	case filterPolice:
+		ops = append(ops, op{Kind: opIngressAdd, Dev: iface}, op{Kind: opFilterPolice, Dev: iface, TBF: want.Police})
+	case filterRedirect:
+		ops = append(ops, op{Kind: opIngressAdd, Dev: iface}, op{Kind: opFilterRedirect, Dev: iface, IFB: want.IFB})
+	default:
+		ops = append(ops, op{Kind: opIngressDel, Dev: iface})
+	}
+	if old.IFB != "" && old.IFB != want.IFB {
+		ops = append(ops, op{Kind: opIFBDel, Dev: old.IFB})
+	}
+	return ops
+}
+
 // desired computes the state for iface shaped to r with upstream mode mode
 // (police or ifb; cfg has its defaults applied).
 func desired(cfg Config, mode Upstream, iface string, r rate.Rates) (state, error) {

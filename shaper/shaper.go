@@ -147,11 +147,12 @@ type Stats struct {
 	Failed     uint64 // Set/Clear calls that returned an error
 	OpsApplied uint64 // operations (netlink requests) that succeeded
 	OpsFailed  uint64 // operations that failed
+	Resyncs    uint64 // full re-applies after a failed operation
 	Shaped     int    // interfaces currently tracked
 }
 
 type metrics struct {
-	sets, clears, failed, opsApplied, opsFailed atomic.Uint64
+	sets, clears, failed, opsApplied, opsFailed, resyncs atomic.Uint64
 }
 
 func slogErr(err error) slog.Attr { return slog.Any("err", err) }
