@@ -27,7 +27,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,27 +53,24 @@ func requireRoot(tb testing.TB) {
 	}
 }
 
-// newNamedNS creates a named netns without leaving the caller's thread in it.
+// newNamedNS creates a named netns with iproute2, which first makes
+// /run/netns a shared mount point (netns.NewNamed does not: when another
+// process then stacks that mount, our bind mount is hidden and cannot be
+// removed), and deletes it at cleanup.
 func newNamedNS(tb testing.TB, name string) netns.NsHandle {
 	tb.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		tb.Fatal(err)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		tb.Fatalf("ip netns add %s: %v %s", name, err, out)
 	}
-	defer orig.Close()
-	ns, err := netns.NewNamed(name)
+	ns, err := netns.GetFromName(name)
 	if err != nil {
+		exec.Command("ip", "netns", "del", name).Run()
 		tb.Fatalf("netns %s: %v", name, err)
-	}
-	if err := netns.Set(orig); err != nil {
-		tb.Fatalf("restore netns: %v", err) // the thread is tainted; the test must stop
 	}
 	tb.Cleanup(func() {
 		ns.Close()
-		if err := netns.DeleteNamed(name); err != nil {
-			tb.Errorf("delete netns %s: %v", name, err)
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			tb.Errorf("ip netns del %s: %v %s", name, err, out)
 		}
 	})
 	return ns
