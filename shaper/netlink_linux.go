@@ -102,7 +102,8 @@ func (n *Netlink) Clear(ctx context.Context, iface string) error { return n.e.cl
 // Stats returns the counters.
 func (n *Netlink) Stats() Stats { return n.e.stats() }
 
-// Close implements Shaper. Shaping stays installed; IFB devices are
+// Close implements Shaper; call it after all Set and Clear calls returned.
+// Shaping stays installed; IFB devices are
 // removed by Clear or by the next New in the same namespace.
 func (n *Netlink) Close() error {
 	n.e.close()
@@ -137,11 +138,14 @@ func isGone(err error) bool {
 }
 
 func (n *Netlink) do(o op) error {
-	if o.Kind == opIFBAdd {
+	switch o.Kind {
+	case opIFBAdd:
 		if n.takePooled(o.Dev, o.Alias) {
 			return nil
 		}
 		return n.addIFB(o.Dev, o.Alias)
+	case opIFBUp, opIFBDel:
+		return n.doIFB(o)
 	}
 	link, err := n.h.LinkByName(o.Dev)
 	if err != nil {
@@ -169,18 +173,26 @@ func (n *Netlink) do(o op) error {
 		return n.h.FilterReplace(makeU32(idx, netlink.NewMirredAction(ifb.Attrs().Index)))
 	case opFilterDel:
 		return n.h.FilterDel(makeU32(idx))
-	case opIFBUp:
-		return n.h.LinkSetUp(link)
-	case opIFBDel:
-		if !ours(link) {
-			return fmt.Errorf("%s is not an IFB device of ours (alias %q)", o.Dev, link.Attrs().Alias)
-		}
-		if n.putPooled(link) {
-			return nil
-		}
-		return n.h.LinkDel(link)
 	}
 	return fmt.Errorf("unknown op %d", o.Kind)
+}
+
+// doIFB sets our IFB device up or deletes (or pools) it.
+func (n *Netlink) doIFB(o op) error {
+	link, err := n.h.LinkByName(o.Dev)
+	if err != nil {
+		return err
+	}
+	if !ours(link) {
+		return fmt.Errorf("%s is not an IFB device of ours (alias %q)", o.Dev, link.Attrs().Alias)
+	}
+	if o.Kind == opIFBUp {
+		return n.h.LinkSetUp(link)
+	}
+	if n.putPooled(link) {
+		return nil
+	}
+	return n.h.LinkDel(link)
 }
 
 // addIFB creates an IFB device marked with alias. A device of that name

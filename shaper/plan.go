@@ -173,8 +173,12 @@ func (o op) isDelete() bool {
 // are installed before old ones are removed, the IFB is shaped before
 // traffic is redirected into it, and the redirect is removed before the IFB.
 func plan(iface string, old, want state) []op {
-	var ops []op
-	// Downstream.
+	ops := planDown(nil, iface, old, want)
+	ops = planUpAdd(ops, iface, old, want)
+	return planUpRemove(ops, iface, old, want)
+}
+
+func planDown(ops []op, iface string, old, want state) []op {
 	switch {
 	case want.Root == old.Root:
 	case old.Root.isZero():
@@ -184,8 +188,10 @@ func plan(iface string, old, want state) []op {
 	default:
 		ops = append(ops, op{Kind: opRootChange, Dev: iface, TBF: want.Root})
 	}
+	return ops
+}
 
-	// Upstream, additions first.
+func planUpAdd(ops []op, iface string, old, want state) []op {
 	if want.IFB != "" && old.IFB != want.IFB {
 		ops = append(ops, op{Kind: opIFBAdd, Dev: want.IFB, Alias: ifbAliasPrefix + iface})
 	}
@@ -211,8 +217,10 @@ func plan(iface string, old, want state) []op {
 	case want.Filter == filterNone && old.Filter != filterNone && want.Ingress:
 		ops = append(ops, op{Kind: opFilterDel, Dev: iface})
 	}
+	return ops
+}
 
-	// Upstream removals.
+func planUpRemove(ops []op, iface string, old, want state) []op {
 	if !want.Ingress && old.Ingress {
 		ops = append(ops, op{Kind: opIngressDel, Dev: iface})
 	}
