@@ -3,7 +3,7 @@ package shaper
 import (
 	"errors"
 	"fmt"
-	"os"
+	"math/rand/v2"
 
 	"github.com/vishvananda/netlink"
 )
@@ -63,12 +63,12 @@ func (n *Netlink) resolveMode(cfg Config) (Upstream, error) {
 
 var errNoIFB = errors.New("cannot create an ifb device")
 
-// probePolice creates a throwaway IFB device, installs an ingress qdisc and
+// probePolice creates a throwaway IFB device bngprobeNNNNNNN, installs an ingress qdisc and
 // a u32 filter with a police action on it, and deletes the device. It
 // returns nil when the kernel accepted the police action, an error wrapping
 // errNoIFB when even the IFB device could not be made.
 func (n *Netlink) probePolice() error {
-	name := fmt.Sprintf("bngprobe%d", os.Getpid()%10000000)
+	name := fmt.Sprintf("bngprobe%07d", rand.IntN(1e7)) // unique enough for concurrent News
 	if err := n.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
 		return fmt.Errorf("%w: %w", errNoIFB, err)
 	}
