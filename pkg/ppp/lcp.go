@@ -138,11 +138,11 @@ func (h lcpHandler) checkRequest(opts []byte, emit uint8, nakOK bool) uint8 {
 				break
 			}
 			// RFC 1661 §6.4: zero, or our own number (possible loopback).
+			if emit == 0 && m != 0 {
+				l.loops++
+			}
 			v = nakOr(nakOK)
 			if emit == CodeConfigureNak && v == emit {
-				if m != 0 {
-					l.loops++
-				}
 				l.out = append(l.out, lcpMagic, 6)
 				l.out = binary.BigEndian.AppendUint32(l.out, l.randMagic())
 			}
@@ -213,8 +213,14 @@ func (h lcpHandler) gotReject(now int64, opts []byte) {
 			l.flags |= flagRejMagic
 		case lcpAuth:
 			if l.cfg.Role == RoleServer && l.auth != AuthNone {
-				// We must authenticate: without it there is no link.
-				l.fail(now, ReasonNegotiation, "peer rejected authentication")
+				// We must authenticate: without it there is no link. Our
+				// own request rejected by "a peer" with our magic is a
+				// looped-back line.
+				r := ReasonNegotiation
+				if l.loops > 0 {
+					r = ReasonLoopback
+				}
+				l.fail(now, r, "peer rejected authentication")
 				return
 			}
 		}
