@@ -126,6 +126,10 @@ func (l *Link) Open(now time.Time) []Effect {
 		return l.fx
 	}
 	t := now.UnixNano()
+	if l.out == nil {
+		// Sized for a negotiation; grows only for large echoes/rejects.
+		l.out, l.fx = make([]byte, 0, 192), make([]Effect, 0, 4)
+	}
 	l.localMRU = l.mruLimit()
 	l.localMagic = l.randMagic()
 	if l.cfg.Role == RoleServer {
