@@ -188,7 +188,10 @@ func (l *Link) Input(now time.Time, proto uint16, pkt []byte) []Effect {
 		return l.fx
 	}
 	// RFC 1661 §3.4: non-LCP packets before LCP is Opened are discarded.
-	if l.lcp.state != StateOpened {
+	// A refused peer may still retransmit its credentials while we
+	// terminate: it gets the same verdict again (RFC 1994 §4.2).
+	refused := l.authState == authFailed && (proto == ProtoPAP || proto == ProtoCHAP)
+	if l.lcp.state != StateOpened && !refused {
 		l.stats.Discarded++
 		return l.fx
 	}

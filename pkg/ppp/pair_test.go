@@ -268,6 +268,31 @@ func TestPairAuthReject(t *testing.T) {
 			if n := countFrames(p.s.sent, ProtoLCP, CodeTerminateRequest); n < 1 {
 				t.Errorf("server sent no Terminate-Request")
 			}
+			// A retransmitted request after the refusal gets the same
+			// verdict, while the server terminates.
+			p2 := newPair(t, serverConfig(m), ccfg)
+			p2.decide = func(a *AuthRequest) (bool, string, NetParams) {
+				p2.block[p2.c] = true // the client hears the verdict; we hear nothing more
+				return acceptGood(a)
+			}
+			p2.open()
+			proto, code := ProtoPAP, papNak
+			if m == AuthCHAP {
+				proto, code = ProtoCHAP, chapFailure
+			}
+			var last frame
+			for _, f := range p2.c.sent {
+				if f.proto == proto {
+					last = f
+				}
+			}
+			if p2.s.l.LCPState() != StateClosing {
+				t.Fatalf("server LCP %v", p2.s.l.LCPState())
+			}
+			fx := p2.s.l.Input(p2.now, last.proto, last.data)
+			if r := only(t, fx, proto); r.Code != code || r.ID != last.data[1] || !bytes.Contains(r.Data, []byte("bad password")) {
+				t.Errorf("repeat %+v", r)
+			}
 		})
 	}
 }
