@@ -340,3 +340,90 @@ func TestAuthRetransmit(t *testing.T) {
 		}
 	})
 }
+
+func TestCloseEarly(t *testing.T) {
+	t.Run("before open", func(t *testing.T) {
+		l := New(serverConfig(AuthPAP))
+		fx := l.Close(t0, ReasonNone)
+		if d := findKind(fx, EffectDown); d == nil || d.Reason != ReasonAdmin || len(fx) != 1 {
+			t.Fatalf("effects %+v", fx)
+		}
+		if fx := l.Open(t0); len(fx) != 0 || !l.Done() {
+			t.Errorf("reopened: %+v", fx)
+		}
+	})
+	t.Run("while negotiating", func(t *testing.T) {
+		cfg := serverConfig(AuthPAP)
+		l := New(cfg)
+		l.Open(t0)
+		fx := l.Close(t0, ReasonAdmin)
+		if r := only(t, fx, ProtoLCP); r.Code != CodeTerminateRequest {
+			t.Fatalf("sent %+v", r)
+		}
+		now := t0
+		var down *Effect
+		for i := 0; i < 5 && down == nil; i++ {
+			now = l.NextDeadline()
+			down = findKind(l.Tick(now), EffectDown)
+		}
+		if down == nil || down.Reason != ReasonAdmin || now.Sub(t0) != 2*DefaultRestart {
+			t.Fatalf("down %+v after %v", down, now.Sub(t0))
+		}
+		if !l.NextDeadline().IsZero() || l.Phase() != PhaseDead {
+			t.Errorf("deadline %v phase %v", l.NextDeadline(), l.Phase())
+		}
+	})
+	t.Run("tick before deadline does nothing", func(t *testing.T) {
+		l := New(serverConfig(AuthPAP))
+		l.Open(t0)
+		if fx := l.Tick(t0.Add(time.Second)); len(fx) != 0 {
+			t.Errorf("early tick: %+v", fx)
+		}
+		if got := l.NextDeadline(); !got.Equal(t0.Add(DefaultRestart)) {
+			t.Errorf("deadline %v", got)
+		}
+	})
+}
+
+// TestClientIPCP: the client asks for 0.0.0.0 and DNS, takes the Naks, and
+// acks the server's address.
+func TestClientIPCP(t *testing.T) {
+	p := newPair(t, serverConfig(AuthPAP), clientConfig(AuthPAP))
+	p.drop = func(from *side, proto uint16) bool { return proto == ProtoIPCP }
+	p.open()
+	var first Packet
+	for _, f := range p.c.sent {
+		if f.proto == ProtoIPCP {
+			first, _, _ = Parse(f.data)
+			break
+		}
+	}
+	if want := []byte{3, 6, 0, 0, 0, 0, 129, 6, 0, 0, 0, 0, 131, 6, 0, 0, 0, 0}; first.Code != CodeConfigureRequest || !bytes.Equal(first.Data, want) {
+		t.Fatalf("client request %+v", first)
+	}
+	c := p.c.l
+	fx := c.Input(p.now, ProtoIPCP, pkt(CodeConfigureNak, first.ID, 3, 6, 100, 64, 0, 2, 129, 6, 192, 0, 2, 53))
+	r := only(t, fx, ProtoIPCP)
+	if want := []byte{3, 6, 100, 64, 0, 2, 129, 6, 192, 0, 2, 53, 131, 6, 0, 0, 0, 0}; r.Code != CodeConfigureRequest || !bytes.Equal(r.Data, want) {
+		t.Fatalf("after Nak %+v", r)
+	}
+	fx = c.Input(p.now, ProtoIPCP, pkt(CodeConfigureReject, r.ID, 131, 6, 0, 0, 0, 0))
+	r = only(t, fx, ProtoIPCP)
+	if want := []byte{3, 6, 100, 64, 0, 2, 129, 6, 192, 0, 2, 53}; !bytes.Equal(r.Data, want) {
+		t.Fatalf("after Reject %x", r.Data)
+	}
+	fx = c.Input(p.now, ProtoIPCP, pkt(CodeConfigureAck, r.ID, r.Data...))
+	fx2 := c.Input(p.now, ProtoIPCP, pkt(CodeConfigureRequest, 1, 3, 6, 10, 0, 0, 1, 2, 6, 0, 0x2d, 0x0f, 0x01))
+	if rr := only(t, fx2, ProtoIPCP); rr.Code != CodeConfigureReject {
+		t.Fatalf("compression not rejected: %+v", rr)
+	}
+	fx2 = c.Input(p.now, ProtoIPCP, pkt(CodeConfigureRequest, 2, 3, 6, 10, 0, 0, 1))
+	up := findKind(fx2, EffectUp)
+	if len(fx) != 0 || up == nil {
+		t.Fatalf("effects %+v / %+v", fx, fx2)
+	}
+	want := NetUp{Proto: ProtoIPCP, LocalIP: peerIP, PeerIP: serverIP, DNS: [2]netip.Addr{dns1}}
+	if *up.Net != want {
+		t.Errorf("up %+v, want %+v", *up.Net, want)
+	}
+}
