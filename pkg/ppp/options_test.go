@@ -427,3 +427,31 @@ func TestClientIPCP(t *testing.T) {
 		t.Errorf("up %+v, want %+v", *up.Net, want)
 	}
 }
+
+// TestNCPRejected: a peer without IPv6 Protocol-Rejects IPv6CP and the
+// link runs on IPv4 alone; a peer rejecting every NCP ends the link.
+func TestNCPRejected(t *testing.T) {
+	ccfg := clientConfig(AuthPAP)
+	ccfg.IPv6 = false
+	p := newPair(t, serverConfig(AuthPAP), ccfg)
+	p.open()
+	if len(p.s.ups) != 1 || len(p.c.ups) != 1 || p.s.l.IPv6CPState() != StateStopped {
+		t.Fatalf("ups %v / %v, IPv6CP %v", p.s.ups, p.c.ups, p.s.l.IPv6CPState())
+	}
+	if n := countFrames(p.c.sent, ProtoLCP, CodeProtocolReject); n != 1 {
+		t.Errorf("client sent %d Protocol-Rejects", n)
+	}
+	p.advance(time.Minute)
+	if p.s.down != nil || p.s.l.Reason() != ReasonNone {
+		t.Fatalf("down %+v", p.s.down)
+	}
+	// Now IPv4 goes too.
+	p.effects(p.s, p.s.l.Input(p.now, ProtoLCP, pkt(CodeProtocolReject, 50, 0x80, 0x21, 1, 1, 0, 4)))
+	p.settle()
+	for i := 0; i < 5 && p.s.down == nil; i++ {
+		p.advance(time.Minute)
+	}
+	if p.s.down == nil || p.s.down.Reason != ReasonNegotiation {
+		t.Fatalf("down %+v", p.s.down)
+	}
+}
