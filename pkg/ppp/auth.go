@@ -214,7 +214,7 @@ func (l *Link) AuthResult(now time.Time, ok bool, message string, net NetParams)
 	if l.flags&flagDone != 0 || l.authState != authPending || l.cfg.Role != RoleServer {
 		return l.fx
 	}
-	t := now.UnixNano()
+	t := l.clock(now)
 	l.message = message
 	if !ok {
 		l.authState = authFailed

@@ -59,7 +59,7 @@ type Link struct {
 	authTries uint8
 	echoID    uint8
 	echoMiss  uint8
-	authDL    int64 // auth timer, UnixNano; 0 when stopped
+	authDL    int64 // auth timer, Link clock; 0 when stopped
 	challenge [16]byte
 	message   string // auth verdict message (repeated on retransmitted requests)
 
@@ -70,10 +70,16 @@ type Link struct {
 	fixedIID          uint64 // server: identifier imposed by NetParams
 
 	// Echo keepalive.
-	echoDL   int64 // next Echo-Request, UnixNano; 0 when off
+	echoDL   int64 // next Echo-Request, Link clock; 0 when off
 	echoSent int64
 
 	stats Stats
+
+	// base anchors the Link clock: times are nanoseconds since base, read
+	// with time.Time.Sub so that a wall-clock step (NTP on a board with no
+	// RTC) does not fire or stall timers when now carries a monotonic
+	// reading.
+	base time.Time
 
 	out []byte   // output arena, reset by every call
 	fx  []Effect // effects, reset by every call
@@ -112,6 +118,15 @@ func (l *Link) maxControl() int {
 	return 1500
 }
 
+// clock converts now to the Link clock: nanoseconds since base, always
+// positive (0 means "timer stopped").
+func (l *Link) clock(now time.Time) int64 {
+	if l.base.IsZero() {
+		l.base = now.Add(-time.Second)
+	}
+	return int64(now.Sub(l.base))
+}
+
 func (l *Link) reset() {
 	l.out = l.out[:0]
 	clear(l.fx) // drop references to old AuthRequests and NetUps
@@ -125,7 +140,7 @@ func (l *Link) Open(now time.Time) []Effect {
 	if l.flags&flagDone != 0 || l.lcp.state != StateInitial {
 		return l.fx
 	}
-	t := now.UnixNano()
+	t := l.clock(now)
 	if l.out == nil {
 		// Sized for a negotiation; grows only for large echoes/rejects.
 		l.out, l.fx = make([]byte, 0, 192), make([]Effect, 0, 4)
@@ -149,7 +164,7 @@ func (l *Link) Close(now time.Time, reason Reason) []Effect {
 	if reason == ReasonNone {
 		reason = ReasonAdmin
 	}
-	l.fail(now.UnixNano(), reason, "")
+	l.fail(l.clock(now), reason, "")
 	return l.fx
 }
 
@@ -160,7 +175,7 @@ func (l *Link) LowerDown(now time.Time) []Effect {
 	if l.flags&flagDone != 0 {
 		return l.fx
 	}
-	t := now.UnixNano()
+	t := l.clock(now)
 	if l.reason == ReasonNone {
 		l.reason = ReasonLowerDown
 	}
@@ -182,7 +197,7 @@ func (l *Link) Input(now time.Time, proto uint16, pkt []byte) []Effect {
 		l.stats.Malformed++
 		return l.fx
 	}
-	t := now.UnixNano()
+	t := l.clock(now)
 	if proto == ProtoLCP {
 		l.inputLCP(t, pkt)
 		return l.fx
@@ -248,7 +263,7 @@ func (l *Link) Tick(now time.Time) []Effect {
 	if l.flags&flagDone != 0 {
 		return l.fx
 	}
-	t := now.UnixNano()
+	t := l.clock(now)
 	if d := l.lcp.deadline; d != 0 && d <= t {
 		l.lcp.timeout(l, lcpHandler{l}, t)
 	}
@@ -279,7 +294,7 @@ func (l *Link) NextDeadline() time.Time {
 	if m == 0 || l.flags&flagDone != 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, m)
+	return l.base.Add(time.Duration(m))
 }
 
 // Phase returns the link phase.
