@@ -417,5 +417,22 @@ func (l *Link) gotEchoReply(now int64, id uint8) {
 		s.RTTMax = r
 	}
 	s.RTTSum += r
+	if s.EchoReplies > 0 {
+		d := r - s.lastRTT
+		if d < 0 {
+			d = -d
+		}
+		s.Jitter += (d - s.Jitter) / 16
+	}
+	s.lastRTT = r
 	s.EchoReplies++
+}
+
+// ResetQuality starts a new line-quality window: it zeroes the echo
+// counters and RTT figures of Stats (not the drop counters), so that an
+// owner publishing quality every interval reads Stats and then resets.
+func (l *Link) ResetQuality() {
+	s := &l.stats
+	s.EchoSent, s.EchoReplies, s.EchoLost = 0, 0, 0
+	s.RTTMin, s.RTTMax, s.RTTSum, s.Jitter, s.lastRTT = 0, 0, 0, 0, 0
 }

@@ -333,6 +333,18 @@ func TestEchoTimeout(t *testing.T) {
 	if st.EchoSent != 2 || st.EchoReplies != 2 || st.RTTMin != 20*time.Millisecond || st.RTTAvg() != 20*time.Millisecond || st.Loss() != 0 {
 		t.Fatalf("stats %+v", st)
 	}
+	// A slower third reply shows as jitter; a new window starts clean.
+	p.now = p.s.l.NextDeadline()
+	p.effects(p.s, p.s.l.Tick(p.now))
+	p.now = p.now.Add(52 * time.Millisecond)
+	p.settle()
+	if st := p.s.l.Stats(); st.Jitter != 2*time.Millisecond || st.RTTMax != 52*time.Millisecond || st.RTTSum != 92*time.Millisecond {
+		t.Fatalf("stats %+v", st)
+	}
+	p.s.l.ResetQuality()
+	if st := p.s.l.Stats(); st != (Stats{}) {
+		t.Fatalf("after reset %+v", st)
+	}
 	p.block[p.c] = true // the client goes deaf-mute
 	ticks := 0
 	for p.s.down == nil && ticks < 10 {
@@ -345,7 +357,7 @@ func TestEchoTimeout(t *testing.T) {
 	if ticks != 4 || p.s.down == nil || p.s.down.Reason != ReasonEchoTimeout {
 		t.Fatalf("after %d ticks down = %+v", ticks, p.s.down)
 	}
-	if st := p.s.l.Stats(); st.EchoLost != 3 || st.EchoSent != 5 {
+	if st := p.s.l.Stats(); st.EchoLost != 3 || st.EchoSent != 3 || st.Loss() != 1 {
 		t.Errorf("stats %+v", st)
 	}
 	if len(p.s.ups) != 0 {
