@@ -37,7 +37,7 @@ type pair struct {
 	decide func(a *AuthRequest) (bool, string, NetParams)
 	// block drops frames sent by a side; drop, when set, those it selects.
 	block map[*side]bool
-	drop  func(from *side, proto uint16) bool
+	drop  func(from *side, proto uint16, data []byte) bool
 }
 
 var (
@@ -102,7 +102,7 @@ func (p *pair) effects(s *side, fx []Effect) {
 		case EffectSend:
 			f := frame{e.Proto, bytes.Clone(e.Data)}
 			s.sent = append(s.sent, f)
-			if !p.block[s] && (p.drop == nil || !p.drop(s, e.Proto)) {
+			if !p.block[s] && (p.drop == nil || !p.drop(s, e.Proto, e.Data)) {
 				o := p.other(s)
 				p.inbox[o] = append(p.inbox[o], f)
 			}
