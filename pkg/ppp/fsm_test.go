@@ -265,3 +265,21 @@ func findKind(fx []Effect, k EffectKind) *Effect {
 	}
 	return nil
 }
+
+func TestStrings(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{StateReqSent.String(), "Req-Sent"},
+		{State(99).String(), "State(?)"},
+		{PhaseNetwork.String(), "Network"},
+		{ReasonEchoTimeout.String(), "echo-timeout"},
+		{ReasonLoopback.String(), "loopback"},
+		{EffectAuthRequest.String(), "AuthRequest"},
+		{EffectKind(0).String(), "EffectKind(?)"},
+		{(AuthPAP | AuthCHAP).String(), "pap|chap"},
+		{RoleClient.String(), "client"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

@@ -465,3 +465,28 @@ func loopNegotiation(t *testing.T, cfg *Config) {
 		t.Fatalf("down = %+v, want loopback", down)
 	}
 }
+
+// TestRenegotiate: a Configure-Request in Opened (RFC 1661 §4.1 RCR in
+// Opened) takes the NCPs down, re-runs LCP and authentication, and the
+// link comes back up.
+func TestRenegotiate(t *testing.T) {
+	p := openPair(t, serverConfig(AuthCHAP), clientConfig(AuthCHAP))
+	var req frame
+	for _, f := range p.c.sent {
+		if f.proto == ProtoLCP && f.data[0] == CodeConfigureRequest {
+			req = f
+		}
+	}
+	req.data[1] += 100 // a new Identifier
+	p.effects(p.s, p.s.l.Input(p.now, req.proto, req.data))
+	if len(p.s.ups) != 0 || p.s.l.LCPState() != StateAckSent {
+		t.Fatalf("server ups %v LCP %v", p.s.ups, p.s.l.LCPState())
+	}
+	p.settle()
+	for i := 0; i < 5 && len(p.s.ups)+len(p.c.ups) < 4; i++ {
+		p.advance(time.Minute)
+	}
+	if len(p.s.ups) != 2 || len(p.c.ups) != 2 || len(p.s.auths) != 2 || p.s.down != nil || p.c.down != nil {
+		t.Fatalf("server ups %v auths %d down %v; client ups %v down %v", p.s.ups, len(p.s.auths), p.s.down, p.c.ups, p.c.down)
+	}
+}
