@@ -26,6 +26,7 @@ func (l *Link) startAuth(now int64) {
 			l.sendPAPRequest(now)
 		case AuthCHAP:
 			l.authState = authWait
+			l.authTries = 0 // armed by the first Response
 			l.authDL = now + int64(l.cfg.authTimeout())
 		default:
 			l.network(now)
@@ -73,11 +74,17 @@ func (l *Link) authTimeout(now int64) {
 		return
 	}
 	if l.authTries > 0 {
-		if l.cfg.Role == RoleClient && l.auth == AuthPAP {
+		client := l.cfg.Role == RoleClient
+		switch {
+		case client && l.auth == AuthPAP:
 			l.sendPAPRequest(now)
 			return
-		}
-		if l.cfg.Role == RoleServer && l.auth == AuthCHAP {
+		case client && l.auth == AuthCHAP:
+			// The verdict may have been lost: the server repeats it for a
+			// retransmitted Response (RFC 1994 §4.2).
+			l.sendResponse(now, true)
+			return
+		case !client && l.auth == AuthCHAP:
 			l.sendChallenge(now)
 			return
 		}
@@ -141,7 +148,7 @@ func (l *Link) inputCHAP(now int64, pkt []byte) {
 	}
 	if l.cfg.Role == RoleClient {
 		if p.Code == chapChallenge {
-			l.chapRespond(p)
+			l.chapRespond(now, p)
 			return
 		}
 		l.clientVerdict(now, p, chapSuccess, chapFailure, false)
@@ -214,7 +221,7 @@ func (l *Link) AuthResult(now time.Time, ok bool, message string, net NetParams)
 	if l.flags&flagDone != 0 || l.authState != authPending || l.cfg.Role != RoleServer {
 		return l.fx
 	}
-	t := now.UnixNano()
+	t := l.clock(now)
 	l.message = message
 	if !ok {
 		l.authState = authFailed
@@ -245,7 +252,7 @@ func (l *Link) AuthResult(now time.Time, ok bool, message string, net NetParams)
 
 // chapRespond answers a Challenge (client; RFC 1994 §4.1): MD5 over
 // Identifier, secret and challenge value.
-func (l *Link) chapRespond(p Packet) {
+func (l *Link) chapRespond(now int64, p Packet) {
 	value, _, err := ParseCHAP(p.Data)
 	if err != nil {
 		l.stats.Malformed++
@@ -259,14 +266,27 @@ func (l *Link) chapRespond(p Packet) {
 	h.Write([]byte{p.ID})
 	h.Write([]byte(l.cfg.Password))
 	h.Write(value)
-	var sum [md5.Size]byte
-	if l.authState != authOK { // a re-challenge (RFC 1994 §2.2) keeps the verdict
-		l.authID = p.ID
-		l.authState = authWait
+	h.Sum(l.challenge[:0]) // a client keeps its Response here
+	l.authID = p.ID
+	if l.authState == authOK { // a re-challenge (RFC 1994 §2.2) keeps the verdict
+		l.sendResponse(now, false)
+		return
 	}
-	start := l.begin(chapResponse, p.ID)
-	l.out = AppendCHAP(l.out, h.Sum(sum[:0]), l.cfg.Username)
+	l.authState = authWait
+	l.authTries = uint8(l.cfg.maxConfigure())
+	l.sendResponse(now, true)
+}
+
+// sendResponse sends the client's CHAP Response, arming the retransmit
+// timer when arm is set.
+func (l *Link) sendResponse(now int64, arm bool) {
+	start := l.begin(chapResponse, l.authID)
+	l.out = AppendCHAP(l.out, l.challenge[:], l.cfg.Username)
 	l.end(ProtoCHAP, start)
+	if arm {
+		l.authTries--
+		l.authDL = now + int64(l.cfg.restart())
+	}
 }
 
 // clientVerdict handles PAP Ack/Nak or CHAP Success/Failure (client).

@@ -92,7 +92,8 @@ type Config struct {
 	AuthTimeout time.Duration
 
 	// Rand supplies Magic-Numbers, CHAP challenges and interface
-	// identifiers; nil means crypto/rand.
+	// identifiers; nil means crypto/rand. A Config shared by Links owned by
+	// different goroutines needs a Rand safe for concurrent use.
 	Rand io.Reader
 
 	// EchoInterval is the LCP keepalive period (0: no keepalives);

@@ -142,6 +142,10 @@ type Stats struct {
 	EchoLost       uint32 // requests never answered before the next was due
 	RTTMin, RTTMax time.Duration
 	RTTSum         time.Duration
+	// Jitter is the RFC 3550 §6.4.1 style smoothed variation between
+	// consecutive echo round-trip times.
+	Jitter  time.Duration
+	lastRTT time.Duration
 }
 
 // RTTAvg is the mean echo round-trip time.

@@ -77,7 +77,7 @@ type fsm struct {
 	restart  uint8 // Restart counter (RFC 1661 §4.6)
 	failures uint8 // Configure-Naks sent since our last Configure-Ack
 	_        [2]byte
-	deadline int64 // restart timer, UnixNano; 0 when stopped
+	deadline int64 // restart timer, Link clock (see Link.clock); 0 when stopped
 }
 
 func (f *fsm) setState(s State) {

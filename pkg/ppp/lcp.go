@@ -93,69 +93,86 @@ func nakOr(nakOK bool) uint8 {
 }
 
 func (h lcpHandler) checkRequest(opts []byte, emit uint8, nakOK bool) uint8 {
-	l := h.l
 	code := CodeConfigureAck
-	lim := l.mruLimit()
 	d := NewOptionDecoder(opts)
 	for d.Next() {
 		o := d.Option()
-		v := CodeConfigureReject
+		v := CodeConfigureReject // ACCM, Quality, PFC, ACFC, callback, MRRU, unknown...
 		switch o.Type {
 		case lcpMRU:
-			if len(o.Data) != 2 {
-				break
-			}
-			if m := binary.BigEndian.Uint16(o.Data); m > lim || m < minMRU {
-				v = nakOr(nakOK)
-				if emit == CodeConfigureNak && v == emit {
-					l.out = append(l.out, lcpMRU, 4)
-					l.out = binary.BigEndian.AppendUint16(l.out, lim)
-				}
-			} else {
-				v = CodeConfigureAck
-			}
+			v = h.checkMRU(o.Data, emit, nakOK)
 		case lcpAuth:
-			// A server authenticates nobody to the peer: Reject. A client
-			// accepts what it is configured for (RFC 1661 §6.2).
-			if l.cfg.Role == RoleServer || l.cfg.Auth == AuthNone || len(o.Data) < 2 {
-				break
-			}
-			if m := parseAuthOption(o.Data); m != AuthNone && l.cfg.Auth&m != 0 {
-				v = CodeConfigureAck
-				break
-			}
-			v = nakOr(nakOK)
-			if emit == CodeConfigureNak && v == emit {
-				l.out = appendAuthOption(l.out, preferredAuth(l.cfg.Auth))
-			}
+			v = h.checkAuth(o.Data, emit, nakOK)
 		case lcpMagic:
-			if len(o.Data) != 4 {
-				break
-			}
-			m := binary.BigEndian.Uint32(o.Data)
-			if m != 0 && (m != l.localMagic || l.flags&flagRejMagic != 0) {
-				v = CodeConfigureAck
-				break
-			}
-			// RFC 1661 §6.4: zero, or our own number (possible loopback).
-			v = nakOr(nakOK)
-			if emit == CodeConfigureNak && v == emit {
-				if m != 0 {
-					l.loops++
-				}
-				l.out = append(l.out, lcpMagic, 6)
-				l.out = binary.BigEndian.AppendUint32(l.out, l.randMagic())
-			}
+			v = h.checkMagic(o.Data, emit, nakOK)
 		}
 		code = verdict(code, v)
 		if emit == CodeConfigureReject && v == CodeConfigureReject {
-			l.out = o.Append(l.out)
+			h.l.out = o.Append(h.l.out)
 		}
 	}
 	if emit == 0 && code == CodeConfigureAck {
 		h.apply(opts)
 	}
 	return code
+}
+
+// checkMRU: RFC 1661 §6.1; above what PPPoE allows (1492, or the RFC 4638
+// payload) is Nak'd with the limit.
+func (h lcpHandler) checkMRU(d []byte, emit uint8, nakOK bool) uint8 {
+	if len(d) != 2 {
+		return CodeConfigureReject
+	}
+	lim := h.l.mruLimit()
+	if m := binary.BigEndian.Uint16(d); m <= lim && m >= minMRU {
+		return CodeConfigureAck
+	}
+	v := nakOr(nakOK)
+	if emit == CodeConfigureNak && v == emit {
+		h.l.out = append(h.l.out, lcpMRU, 4)
+		h.l.out = binary.BigEndian.AppendUint16(h.l.out, lim)
+	}
+	return v
+}
+
+// checkAuth: RFC 1661 §6.2. A server authenticates itself to nobody:
+// Reject. A client accepts what it is configured for and Naks with its
+// preference otherwise.
+func (h lcpHandler) checkAuth(d []byte, emit uint8, nakOK bool) uint8 {
+	l := h.l
+	if l.cfg.Role == RoleServer || l.cfg.Auth == AuthNone || len(d) < 2 {
+		return CodeConfigureReject
+	}
+	if m := parseAuthOption(d); m != AuthNone && l.cfg.Auth&m != 0 {
+		return CodeConfigureAck
+	}
+	v := nakOr(nakOK)
+	if emit == CodeConfigureNak && v == emit {
+		l.out = appendAuthOption(l.out, preferredAuth(l.cfg.Auth))
+	}
+	return v
+}
+
+// checkMagic: RFC 1661 §6.4. Zero, or our own number (a possible
+// loopback, counted), is Nak'd with a fresh random number.
+func (h lcpHandler) checkMagic(d []byte, emit uint8, nakOK bool) uint8 {
+	l := h.l
+	if len(d) != 4 {
+		return CodeConfigureReject
+	}
+	m := binary.BigEndian.Uint32(d)
+	if m != 0 && (m != l.localMagic || l.flags&flagRejMagic != 0) {
+		return CodeConfigureAck
+	}
+	if emit == 0 && m != 0 {
+		l.loops++
+	}
+	v := nakOr(nakOK)
+	if emit == CodeConfigureNak && v == emit {
+		l.out = append(l.out, lcpMagic, 6)
+		l.out = binary.BigEndian.AppendUint32(l.out, l.randMagic())
+	}
+	return v
 }
 
 // apply records the peer's acknowledged options.
@@ -213,8 +230,14 @@ func (h lcpHandler) gotReject(now int64, opts []byte) {
 			l.flags |= flagRejMagic
 		case lcpAuth:
 			if l.cfg.Role == RoleServer && l.auth != AuthNone {
-				// We must authenticate: without it there is no link.
-				l.fail(now, ReasonNegotiation, "peer rejected authentication")
+				// We must authenticate: without it there is no link. Our
+				// own request rejected by "a peer" with our magic is a
+				// looped-back line.
+				r := ReasonNegotiation
+				if l.loops > 0 {
+					r = ReasonLoopback
+				}
+				l.fail(now, r, "peer rejected authentication")
 				return
 			}
 		}
@@ -394,5 +417,22 @@ func (l *Link) gotEchoReply(now int64, id uint8) {
 		s.RTTMax = r
 	}
 	s.RTTSum += r
+	if s.EchoReplies > 0 {
+		d := r - s.lastRTT
+		if d < 0 {
+			d = -d
+		}
+		s.Jitter += (d - s.Jitter) / 16
+	}
+	s.lastRTT = r
 	s.EchoReplies++
+}
+
+// ResetQuality starts a new line-quality window: it zeroes the echo
+// counters and RTT figures of Stats (not the drop counters), so that an
+// owner publishing quality every interval reads Stats and then resets.
+func (l *Link) ResetQuality() {
+	s := &l.stats
+	s.EchoSent, s.EchoReplies, s.EchoLost = 0, 0, 0
+	s.RTTMin, s.RTTMax, s.RTTSum, s.Jitter, s.lastRTT = 0, 0, 0, 0, 0
 }

@@ -59,7 +59,7 @@ type Link struct {
 	authTries uint8
 	echoID    uint8
 	echoMiss  uint8
-	authDL    int64 // auth timer, UnixNano; 0 when stopped
+	authDL    int64 // auth timer, Link clock; 0 when stopped
 	challenge [16]byte
 	message   string // auth verdict message (repeated on retransmitted requests)
 
@@ -70,10 +70,16 @@ type Link struct {
 	fixedIID          uint64 // server: identifier imposed by NetParams
 
 	// Echo keepalive.
-	echoDL   int64 // next Echo-Request, UnixNano; 0 when off
+	echoDL   int64 // next Echo-Request, Link clock; 0 when off
 	echoSent int64
 
 	stats Stats
+
+	// base anchors the Link clock: times are nanoseconds since base, read
+	// with time.Time.Sub so that a wall-clock step (NTP on a board with no
+	// RTC) does not fire or stall timers when now carries a monotonic
+	// reading.
+	base time.Time
 
 	out []byte   // output arena, reset by every call
 	fx  []Effect // effects, reset by every call
@@ -112,6 +118,15 @@ func (l *Link) maxControl() int {
 	return 1500
 }
 
+// clock converts now to the Link clock: nanoseconds since base, always
+// positive (0 means "timer stopped").
+func (l *Link) clock(now time.Time) int64 {
+	if l.base.IsZero() {
+		l.base = now.Add(-time.Second)
+	}
+	return int64(now.Sub(l.base))
+}
+
 func (l *Link) reset() {
 	l.out = l.out[:0]
 	clear(l.fx) // drop references to old AuthRequests and NetUps
@@ -125,7 +140,11 @@ func (l *Link) Open(now time.Time) []Effect {
 	if l.flags&flagDone != 0 || l.lcp.state != StateInitial {
 		return l.fx
 	}
-	t := now.UnixNano()
+	t := l.clock(now)
+	if l.out == nil {
+		// Sized for a negotiation; grows only for large echoes/rejects.
+		l.out, l.fx = make([]byte, 0, 192), make([]Effect, 0, 4)
+	}
 	l.localMRU = l.mruLimit()
 	l.localMagic = l.randMagic()
 	if l.cfg.Role == RoleServer {
@@ -145,7 +164,7 @@ func (l *Link) Close(now time.Time, reason Reason) []Effect {
 	if reason == ReasonNone {
 		reason = ReasonAdmin
 	}
-	l.fail(now.UnixNano(), reason, "")
+	l.fail(l.clock(now), reason, "")
 	return l.fx
 }
 
@@ -156,7 +175,7 @@ func (l *Link) LowerDown(now time.Time) []Effect {
 	if l.flags&flagDone != 0 {
 		return l.fx
 	}
-	t := now.UnixNano()
+	t := l.clock(now)
 	if l.reason == ReasonNone {
 		l.reason = ReasonLowerDown
 	}
@@ -178,13 +197,16 @@ func (l *Link) Input(now time.Time, proto uint16, pkt []byte) []Effect {
 		l.stats.Malformed++
 		return l.fx
 	}
-	t := now.UnixNano()
+	t := l.clock(now)
 	if proto == ProtoLCP {
 		l.inputLCP(t, pkt)
 		return l.fx
 	}
 	// RFC 1661 §3.4: non-LCP packets before LCP is Opened are discarded.
-	if l.lcp.state != StateOpened {
+	// A refused peer may still retransmit its credentials while we
+	// terminate: it gets the same verdict again (RFC 1994 §4.2).
+	refused := l.authState == authFailed && (proto == ProtoPAP || proto == ProtoCHAP)
+	if l.lcp.state != StateOpened && !refused {
 		l.stats.Discarded++
 		return l.fx
 	}
@@ -241,7 +263,7 @@ func (l *Link) Tick(now time.Time) []Effect {
 	if l.flags&flagDone != 0 {
 		return l.fx
 	}
-	t := now.UnixNano()
+	t := l.clock(now)
 	if d := l.lcp.deadline; d != 0 && d <= t {
 		l.lcp.timeout(l, lcpHandler{l}, t)
 	}
@@ -272,7 +294,7 @@ func (l *Link) NextDeadline() time.Time {
 	if m == 0 || l.flags&flagDone != 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, m)
+	return l.base.Add(time.Duration(m))
 }
 
 // Phase returns the link phase.
