@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -236,3 +235,16 @@ func NewSessionID() string {
 	return fmt.Sprintf("%016X", binary.BigEndian.Uint64(b[:]))
 }
 
+
+// newAcctItem builds the spool item for rec.
+func (c *Client) newAcctItem(rec *aaa.AcctRecord) (*acctItem, error) {
+	attrs, sid, err := c.acctAttrs(rec)
+	if err != nil {
+		return nil, err
+	}
+	wire, err := marshalAttrs(attrs)
+	if err != nil {
+		return nil, err
+	}
+	return &acctItem{sid: sid, typ: rec.Type, created: time.Now(), attrs: wire}, nil
+}
