@@ -235,7 +235,6 @@ func NewSessionID() string {
 	return fmt.Sprintf("%016X", binary.BigEndian.Uint64(b[:]))
 }
 
-
 // newAcctItem builds the spool item for rec.
 func (c *Client) newAcctItem(rec *aaa.AcctRecord) (*acctItem, error) {
 	attrs, sid, err := c.acctAttrs(rec)

@@ -272,7 +272,10 @@ func testLogger(t *testing.T) *slog.Logger {
 
 type tWriter struct{ t *testing.T }
 
-func (w tWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 func baseConfig(t *testing.T) Config {
 	return Config{
@@ -578,13 +581,13 @@ func (a *fakeAPI) SetRates(_ context.Context, sel mgmt.Selector, r rate.Rates, s
 	return n, nil
 }
 func (a *fakeAPI) RestoreRates(context.Context, mgmt.Selector, string) (int, error) { return 0, nil }
-func (a *fakeAPI) Stats(context.Context) (mgmt.Stats, error)                     { return mgmt.Stats{}, nil }
-func (a *fakeAPI) Pools(context.Context) ([]mgmt.Pool, error)                    { return nil, nil }
-func (a *fakeAPI) RADIUSServers(context.Context) ([]mgmt.RADIUSServer, error)    { return nil, nil }
-func (a *fakeAPI) Tunnels(context.Context) ([]mgmt.Tunnel, error)                { return nil, nil }
-func (a *fakeAPI) Reload(context.Context) error                                  { return nil }
-func (a *fakeAPI) SetLogLevel(string) error                                      { return nil }
-func (a *fakeAPI) Version() mgmt.Version                                         { return mgmt.Version{} }
+func (a *fakeAPI) Stats(context.Context) (mgmt.Stats, error)                        { return mgmt.Stats{}, nil }
+func (a *fakeAPI) Pools(context.Context) ([]mgmt.Pool, error)                       { return nil, nil }
+func (a *fakeAPI) RADIUSServers(context.Context) ([]mgmt.RADIUSServer, error)       { return nil, nil }
+func (a *fakeAPI) Tunnels(context.Context) ([]mgmt.Tunnel, error)                   { return nil, nil }
+func (a *fakeAPI) Reload(context.Context) error                                     { return nil }
+func (a *fakeAPI) SetLogLevel(string) error                                         { return nil }
+func (a *fakeAPI) Version() mgmt.Version                                            { return mgmt.Version{} }
 
 // radclient sends one request and returns its output.
 func radclient(t *testing.T, addr net.Addr, cmd, secret, attrs string) (string, error) {
