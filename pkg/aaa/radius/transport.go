@@ -53,7 +53,7 @@ type conn struct {
 
 // pending is one outstanding request.
 type pending struct {
-	auth [16]byte
+	auth [16]byte // guarded by server.mu
 	ch   chan []byte // buffered 1; receives the verified reply
 }
 
@@ -154,13 +154,17 @@ func (c *conn) readLoop() {
 		}
 		c.s.mu.Lock()
 		p := c.pending[b[1]]
+		var auth [16]byte
+		if p != nil {
+			auth = p.auth
+		}
 		c.s.mu.Unlock()
 		if p == nil {
 			c.s.unexpected.Add(1)
 			continue
 		}
 		requireMA := c.s.requireMA && isAccessReply(b[0])
-		if err := verifyResponse(b, c.s.secret, &p.auth, requireMA); err != nil {
+		if err := verifyResponse(b, c.s.secret, &auth, requireMA); err != nil {
 			c.s.badAuth.Add(1)
 			c.s.log.Warn("radius: dropping reply", "radius_id", b[1], slog.Any("err", err))
 			continue
@@ -198,7 +202,9 @@ func (s *server) exchange(ctx context.Context, enc encodeFunc) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
 	copy(p.auth[:], b[4:20])
+	s.mu.Unlock()
 	s.requests.Add(1)
 	start := time.Now()
 	if _, err := c.uc.Write(b); err != nil {
