@@ -204,7 +204,6 @@ func TestDARetransmission(t *testing.T) {
 	}
 }
 
-
 // FuzzDAHandle signs arbitrary attribute lists as a configured client would
 // (so they pass authentication) and hands them to the DA server: it must
 // never panic and must answer with a verifiable reply or drop.

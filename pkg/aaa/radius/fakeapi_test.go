@@ -58,4 +58,3 @@ func (a *fakeAPI) Tunnels(context.Context) ([]mgmt.Tunnel, error)               
 func (a *fakeAPI) Reload(context.Context) error                                     { return nil }
 func (a *fakeAPI) SetLogLevel(string) error                                         { return nil }
 func (a *fakeAPI) Version() mgmt.Version                                            { return mgmt.Version{} }
-

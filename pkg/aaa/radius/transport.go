@@ -53,7 +53,7 @@ type conn struct {
 
 // pending is one outstanding request.
 type pending struct {
-	auth [16]byte // guarded by server.mu
+	auth [16]byte    // guarded by server.mu
 	ch   chan []byte // buffered 1; receives the verified reply
 }
 
