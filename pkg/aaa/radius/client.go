@@ -75,6 +75,9 @@ func New(cfg Config) (*Client, error) {
 		if c.spool, err = openSpool(cfg.SpoolPath, cfg.SpoolMaxBytes); err != nil {
 			return nil, err
 		}
+		c.spool.onHigh = func(bytes, max int64) {
+			c.log.Error("radius: ACCOUNTING SPOOL ABOVE 80% FULL: accounting servers are not keeping up", "spool_bytes", bytes, "spool_max_bytes", max)
+		}
 		items, err := c.spool.load()
 		if err != nil {
 			c.spool.close()
@@ -193,6 +196,16 @@ func (c *Client) Counters() map[string]uint64 {
 		m["acct_acked"] = c.sender.acked.Load()
 	}
 	return m
+}
+
+// Drain waits until every spooled record is acknowledged, or ctx ends
+// (records left stay spooled). Use it at shutdown after the
+// Accounting-Off record, before Close.
+func (c *Client) Drain(ctx context.Context) error {
+	if c.sender == nil {
+		return nil
+	}
+	return c.sender.drain(ctx)
 }
 
 // Close stops the sender (records not yet acknowledged stay in the spool

@@ -442,7 +442,11 @@ func TestIntegrationAccounting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitSpoolEmpty(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Drain(ctx); err != nil {
+		t.Fatalf("drain: %v (%v)", err, c.Counters())
+	}
 	recs := f.detail(t)
 	if len(recs) != 4 {
 		t.Fatalf("want 4 detail records, got %d: %v", len(recs), recs)

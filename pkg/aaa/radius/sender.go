@@ -31,6 +31,9 @@ type sender struct {
 	backoff    time.Duration          // guarded by mu
 
 	acked atomic.Uint64
+	// idle is closed (and replaced) whenever the queues become empty;
+	// guarded by mu.
+	idle chan struct{}
 }
 
 const (
@@ -42,7 +45,7 @@ func newSender(c *Client, items []*acctItem) *sender {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sender{
 		c: c, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
-		limit: c.cfg.MaxInFlight, queues: make(map[string][]*acctItem),
+		limit: c.cfg.MaxInFlight, queues: make(map[string][]*acctItem), idle: make(chan struct{}),
 	}
 	for _, it := range items {
 		s.enqueueLocked(it)
@@ -132,6 +135,10 @@ func (s *sender) send(it *acctItem) {
 		q := s.queues[it.sid][1:]
 		if len(q) == 0 {
 			delete(s.queues, it.sid)
+			if len(s.queues) == 0 {
+				close(s.idle)
+				s.idle = make(chan struct{})
+			}
 		} else {
 			s.queues[it.sid] = q
 			s.ready = append(s.ready, it.sid)
@@ -160,6 +167,23 @@ func (s *sender) send(it *acctItem) {
 		notify(it.sid)
 	}
 	s.poke()
+}
+
+// drain waits until every queued record is acknowledged or ctx ends.
+func (s *sender) drain(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		empty, idle := len(s.queues) == 0, s.idle
+		s.mu.Unlock()
+		if empty {
+			return nil
+		}
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // stop cancels in-flight sends (their records stay spooled) and waits.

@@ -75,6 +75,10 @@ type spool struct {
 	seq     uint64 // last key used; guarded by mu
 	bytes   int64  // guarded by mu
 	records int64  // guarded by mu
+	high    bool   // above 80% (reset below 50%); guarded by mu
+
+	// onHigh is called once each time the spool goes above 80% full.
+	onHigh func(bytes, max int64)
 
 	full atomic.Uint64
 }
@@ -142,7 +146,17 @@ func (s *spool) append(it *acctItem) error {
 	it.key = s.seq
 	s.bytes += sz
 	s.records++
+	high := !s.high && s.bytes > s.max/10*8
+	if high {
+		s.high = true
+	} else if s.high && s.bytes < s.max/2 {
+		s.high = false
+	}
+	used := s.bytes
 	s.mu.Unlock()
+	if high && s.onHigh != nil {
+		s.onHigh(used, s.max)
+	}
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], it.key)
 	v := it.marshal()

@@ -65,6 +65,8 @@ func TestSpoolFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.close()
+	var alarms int
+	s.onHigh = func(int64, int64) { alarms++ }
 	for range 2 {
 		if err := s.append(&acctItem{sid: "A", attrs: make([]byte, 100)}); err != nil {
 			t.Fatal(err)
@@ -75,6 +77,9 @@ func TestSpoolFull(t *testing.T) {
 	}
 	if st := s.stats(); st.full != 1 || st.records != 2 {
 		t.Errorf("stats %+v", st)
+	}
+	if alarms != 1 {
+		t.Errorf("high-water alarm ran %d times, want 1", alarms)
 	}
 }
 
