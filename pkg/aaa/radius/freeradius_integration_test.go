@@ -632,3 +632,55 @@ func TestIntegrationDynAuth(t *testing.T) {
 		}
 	})
 }
+
+// TestIntegrationAcctFailoverAndRestart: the first accounting server is
+// dead, so records go to the second; then the second dies too and comes
+// back (a new FreeRADIUS on the same port) while the client keeps running:
+// every record arrives exactly once across both detail files.
+func TestIntegrationAcctFailoverAndRestart(t *testing.T) {
+	f1 := startFreeRADIUS(t, 0)
+	cfg := baseConfig(t)
+	cfg.Timeout, cfg.Retries, cfg.DeadTime = 300*time.Millisecond, -1, 2*time.Second
+	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg.AcctServers = []Server{{Address: dead, Secret: frSecret}, {Address: f1.acct(), Secret: frSecret}}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sent := map[string]int{}
+	account := func(n int) {
+		for range n {
+			sid := NewSessionID()
+			for _, typ := range []aaa.AcctType{aaa.AcctStart, aaa.AcctStop} {
+				if err := c.Account(acctRec(typ, sid, 10, 20, time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				sent[sid]++
+			}
+		}
+	}
+	account(5)
+	if err := c.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Servers(); s[0].State != "dead" || s[1].State != "alive" {
+		t.Errorf("servers %+v", s)
+	}
+
+	f1.stop()
+	account(5)
+	f2 := startFreeRADIUS(t, f1.acctPr)
+	if err := c.Drain(ctx); err != nil {
+		t.Fatalf("drain: %v (%v)", err, c.Counters())
+	}
+	got := map[string]int{}
+	for _, r := range append(f1.detail(t), f2.detail(t)...) {
+		got[r["Acct-Session-Id"]]++
+	}
+	if fmt.Sprint(got) != fmt.Sprint(sent) {
+		t.Errorf("records per session:\n got %v\nwant %v", got, sent)
+	}
+}

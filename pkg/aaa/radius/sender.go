@@ -28,6 +28,7 @@ type sender struct {
 	ready      []string               // sessions whose head is waiting to be sent; guarded by mu
 	active     int                    // sends in flight; guarded by mu
 	pauseUntil time.Time              // guarded by mu
+	pausedAt   time.Time              // when the last pause began; guarded by mu
 	backoff    time.Duration          // guarded by mu
 
 	acked atomic.Uint64
@@ -113,6 +114,7 @@ func (s *sender) runLoop() {
 func (s *sender) send(it *acctItem) {
 	defer s.wg.Done()
 	c := s.c
+	start := time.Now()
 	b, _, err := c.acct.do(s.ctx, func(sv *server, id byte) ([]byte, error) {
 		return encodeAcct(it.attrs, it.created, time.Now(), sv.secret, id)
 	})
@@ -147,8 +149,13 @@ func (s *sender) send(it *acctItem) {
 		s.mu.Unlock()
 		return
 	default:
-		s.backoff = min(max(2*s.backoff, minBackoff), maxBackoff)
-		s.pauseUntil = time.Now().Add(s.backoff)
+		// Sends that were already in flight when the pause began belong
+		// to the same round of failures: grow the backoff once per round.
+		if !start.Before(s.pausedAt) {
+			s.backoff = min(max(2*s.backoff, minBackoff), maxBackoff)
+			s.pausedAt = time.Now()
+			s.pauseUntil = s.pausedAt.Add(s.backoff)
+		}
 		s.ready = append(s.ready, it.sid)
 		if it.typ == aaa.AcctStart && !it.notified && c.cfg.KillOnUnackedStart {
 			it.notified = true
@@ -160,7 +167,12 @@ func (s *sender) send(it *acctItem) {
 	backoff := s.backoff
 	s.mu.Unlock()
 	if err != nil {
-		c.log.Warn("radius: accounting not acknowledged, kept in spool", "acct_session_id", it.sid,
+		it.failures++
+		level := slog.LevelDebug
+		if it.failures == 1 {
+			level = slog.LevelWarn // once per record; the server health is logged by the transport
+		}
+		c.log.Log(context.Background(), level, "radius: accounting not acknowledged, kept in spool", "acct_session_id", it.sid,
 			"acct_type", it.typ.String(), "retry_in", backoff, slog.Any("err", err))
 	}
 	if notify != nil {

@@ -30,6 +30,7 @@ type acctItem struct {
 	attrs   []byte // wire attributes without Acct-Delay-Time
 	// notified is set once the unacked-start callback ran. Sender only.
 	notified bool
+	failures int // failed delivery rounds; sender only
 }
 
 // spoolRecordVersion is the first octet of every stored value.
