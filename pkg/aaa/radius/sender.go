@@ -129,11 +129,12 @@ func (s *sender) send(it *acctItem) {
 		s.acked.Add(1)
 	}
 	var notify func(string)
+	level := slog.LevelDebug
 	s.mu.Lock()
 	s.active--
 	switch {
 	case err == nil:
-		s.backoff = 0
+		s.backoff, s.pauseUntil = 0, time.Time{}
 		q := s.queues[it.sid][1:]
 		if len(q) == 0 {
 			delete(s.queues, it.sid)
@@ -157,6 +158,10 @@ func (s *sender) send(it *acctItem) {
 			s.pauseUntil = s.pausedAt.Add(s.backoff)
 		}
 		s.ready = append(s.ready, it.sid)
+		it.failures++
+		if it.failures == 1 {
+			level = slog.LevelWarn // once per record; server health is logged by the transport
+		}
 		if it.typ == aaa.AcctStart && !it.notified && c.cfg.KillOnUnackedStart {
 			it.notified = true
 			if f := c.onUnacked.Load(); f != nil {
@@ -167,11 +172,6 @@ func (s *sender) send(it *acctItem) {
 	backoff := s.backoff
 	s.mu.Unlock()
 	if err != nil {
-		it.failures++
-		level := slog.LevelDebug
-		if it.failures == 1 {
-			level = slog.LevelWarn // once per record; the server health is logged by the transport
-		}
 		c.log.Log(context.Background(), level, "radius: accounting not acknowledged, kept in spool", "acct_session_id", it.sid,
 			"acct_type", it.typ.String(), "retry_in", backoff, slog.Any("err", err))
 	}
