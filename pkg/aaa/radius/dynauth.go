@@ -266,47 +266,9 @@ func (d *DAServer) act(p *radius.Packet) (radius.Code, ErrorCause) {
 	if p.Code == radius.CodeCoARequest {
 		ack, nak = radius.CodeCoAACK, radius.CodeCoANAK
 	}
-	var id identity
-	var rateSeen bool
-	for _, avp := range p.Attributes {
-		v := avp.Attribute
-		switch avp.Type {
-		case attrUserName:
-			id.user, id.n = string(v), id.n+1
-		case attrAcctSessionID:
-			id.sid, id.n = string(v), id.n+1
-		case attrNASPortID:
-			id.portID, id.n = string(v), id.n+1
-		case attrCallingStationID:
-			id.calling, id.n = string(v), id.n+1
-		case attrFramedIPAddress:
-			a, err := ipv4(v)
-			if err != nil {
-				return nak, CauseInvalidAttrValue
-			}
-			id.ip, id.n = a, id.n+1
-		case attrNASIdentifier:
-			if d.cfg.NASIdentifier != "" && string(v) != d.cfg.NASIdentifier {
-				return nak, CauseNASIdentMismatch
-			}
-		case attrNASIPAddress:
-			if a, err := ipv4(v); err != nil || (d.cfg.NASIPAddress.IsValid() && a != d.cfg.NASIPAddress) {
-				return nak, CauseNASIdentMismatch
-			}
-		case attrServiceType:
-			return nak, CauseUnsupportedService // Authorize-Only needs a re-auth we do not do
-		case attrEventTimestamp, attrMessageAuthenticator, attrProxyState, attrState,
-			attrAcctTerminateCause, attrNASPort, attrCalledStationID, attrReplyMessage:
-		default:
-			if p.Code == radius.CodeCoARequest && d.isRateAttr(avp) {
-				rateSeen = true
-				continue
-			}
-			return nak, CauseUnsupportedAttribute
-		}
-	}
-	if id.n == 0 {
-		return nak, CauseMissingAttribute
+	id, rateSeen, cause := d.classify(p)
+	if cause != 0 {
+		return nak, cause
 	}
 	var rates rate.Rates
 	if p.Code == radius.CodeCoARequest {
@@ -349,6 +311,59 @@ func (d *DAServer) act(p *radius.Packet) (radius.Code, ErrorCause) {
 	}
 	d.log.Info("radius: DA request applied", "code", p.Code.String(), "sessions", total, "rates", rates.String())
 	return ack, 0
+}
+
+// classify walks the request's attributes (RFC 5176 §3): it collects the
+// session identity, checks the NAS identity, and reports whether rate
+// attributes are present, or the Error-Cause for an attribute we cannot
+// honour.
+func (d *DAServer) classify(p *radius.Packet) (id identity, rateSeen bool, cause ErrorCause) {
+	for _, avp := range p.Attributes {
+		v := avp.Attribute
+		switch avp.Type {
+		case attrUserName:
+			id.user, id.n = string(v), id.n+1
+		case attrAcctSessionID:
+			id.sid, id.n = string(v), id.n+1
+		case attrNASPortID:
+			id.portID, id.n = string(v), id.n+1
+		case attrCallingStationID:
+			id.calling, id.n = string(v), id.n+1
+		case attrFramedIPAddress:
+			a, err := ipv4(v)
+			if err != nil {
+				return id, false, CauseInvalidAttrValue
+			}
+			id.ip, id.n = a, id.n+1
+		case attrNASIdentifier, attrNASIPAddress:
+			if !d.nasMatches(avp) {
+				return id, false, CauseNASIdentMismatch
+			}
+		case attrServiceType:
+			return id, false, CauseUnsupportedService // Authorize-Only needs a re-auth we do not do
+		case attrEventTimestamp, attrMessageAuthenticator, attrProxyState, attrState,
+			attrAcctTerminateCause, attrNASPort, attrCalledStationID, attrReplyMessage:
+		default:
+			if p.Code != radius.CodeCoARequest || !d.isRateAttr(avp) {
+				return id, false, CauseUnsupportedAttribute
+			}
+			rateSeen = true
+		}
+	}
+	if id.n == 0 {
+		return id, false, CauseMissingAttribute
+	}
+	return id, rateSeen, 0
+}
+
+// nasMatches checks NAS-Identifier / NAS-IP-Address against ours (RFC 5176
+// §3: 403 NAS-Identification-Mismatch).
+func (d *DAServer) nasMatches(avp *radius.AVP) bool {
+	if avp.Type == attrNASIdentifier {
+		return d.cfg.NASIdentifier == "" || string(avp.Attribute) == d.cfg.NASIdentifier
+	}
+	a, err := ipv4(avp.Attribute)
+	return err == nil && (!d.cfg.NASIPAddress.IsValid() || a == d.cfg.NASIPAddress)
 }
 
 // isRateAttr reports whether avp is one the interpreter reads as a rate.
