@@ -13,6 +13,7 @@ import (
 
 	"github.com/bngbox/bngbox/pkg/aaa"
 	"github.com/bngbox/bngbox/pkg/dataplane"
+	"github.com/bngbox/bngbox/pkg/mgmt"
 )
 
 func testClient(t testing.TB) *Client {
@@ -209,6 +210,9 @@ func TestNewSessionID(t *testing.T) {
 		s := NewSessionID()
 		if len(s) != 16 || seen[s] {
 			t.Fatalf("bad or duplicate session ID %q", s)
+		}
+		if sel, err := mgmt.ParseSelector(s); err != nil || sel.Kind != mgmt.BySID {
+			t.Fatalf("session ID %q parses as %+v, %v", s, sel, err)
 		}
 		seen[s] = true
 	}

@@ -36,6 +36,20 @@ const (
 	CauseResourcesUnavailable ErrorCause = 506
 )
 
+var errorCauseNames = map[ErrorCause]string{
+	CauseUnsupportedAttribute: "Unsupported-Attribute", CauseMissingAttribute: "Missing-Attribute",
+	CauseNASIdentMismatch: "NAS-Identification-Mismatch", CauseInvalidRequest: "Invalid-Request",
+	CauseUnsupportedService: "Unsupported-Service", CauseInvalidAttrValue: "Invalid-Attribute-Value",
+	CauseSessionNotFound: "Session-Context-Not-Found", CauseResourcesUnavailable: "Resources-Unavailable",
+}
+
+func (c ErrorCause) String() string {
+	if s, ok := errorCauseNames[c]; ok {
+		return s
+	}
+	return fmt.Sprintf("Error-Cause-%d", uint32(c))
+}
+
 // A DAClient is a host allowed to send CoA and Disconnect requests.
 type DAClient struct {
 	Address netip.Addr
@@ -232,6 +246,7 @@ func (d *DAServer) handle(b []byte, src netip.AddrPort, now time.Time) []byte {
 	}
 	if cause != 0 {
 		d.count(fmt.Sprintf("nak_%d", cause))
+		d.log.Info("radius: DA request refused", "peer", src, "code", p.Code.String(), "error_cause", cause.String())
 	} else {
 		d.count("ack")
 	}
