@@ -109,13 +109,12 @@ func (d *Dictionary) Parse(file string, text []byte, include func(name string, o
 		d.byCode = make(map[[2]uint32]*AttrDef)
 		d.vendors = make(map[string]uint32)
 	}
-	var vendor uint32
-	inVendor := ""
+	ps := &dictParser{d: d, include: include}
 	sc := bufio.NewScanner(bytes.NewReader(text))
 	sc.Buffer(make([]byte, 0, 4096), 64*1024)
 	line := 0
-	errf := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s:%d: %s", ErrDictionary, file, line, fmt.Sprintf(format, args...))
+	errf := func(err error) error {
+		return fmt.Errorf("%w: %s:%d: %w", ErrDictionary, file, line, err)
 	}
 	for sc.Scan() {
 		line++
@@ -123,84 +122,107 @@ func (d *Dictionary) Parse(file string, text []byte, include func(name string, o
 		if i := strings.IndexByte(s, '#'); i >= 0 {
 			s = s[:i]
 		}
-		f := strings.Fields(s)
-		if len(f) == 0 {
-			continue
-		}
-		switch strings.ToUpper(f[0]) {
-		case "VENDOR":
-			if len(f) < 3 {
-				return errf("VENDOR needs a name and a number")
+		if f := strings.Fields(s); len(f) > 0 {
+			if err := ps.line(f); err != nil {
+				if errors.Is(err, ErrDictionary) {
+					return err // from an included file: already located
+				}
+				return errf(err)
 			}
-			n, err := strconv.ParseUint(f[2], 0, 32)
-			if err != nil {
-				return errf("bad vendor number %q", f[2])
-			}
-			// Only the standard format=1,1 is supported; FreeRADIUS marks
-			// others with a "format=" flag.
-			if len(f) > 3 && strings.HasPrefix(f[3], "format=") && f[3] != "format=1,1" {
-				return errf("vendor %s: unsupported %s", f[1], f[3])
-			}
-			d.vendors[strings.ToLower(f[1])] = uint32(n)
-		case "BEGIN-VENDOR":
-			if len(f) < 2 {
-				return errf("BEGIN-VENDOR needs a vendor name")
-			}
-			if inVendor != "" {
-				return errf("BEGIN-VENDOR %s inside BEGIN-VENDOR %s", f[1], inVendor)
-			}
-			v, ok := d.vendors[strings.ToLower(f[1])]
-			if !ok {
-				return errf("unknown vendor %q", f[1])
-			}
-			vendor, inVendor = v, f[1]
-		case "END-VENDOR":
-			if inVendor == "" || len(f) < 2 || !strings.EqualFold(f[1], inVendor) {
-				return errf("END-VENDOR does not match BEGIN-VENDOR %q", inVendor)
-			}
-			vendor, inVendor = 0, ""
-		case "ATTRIBUTE":
-			if err := d.parseAttribute(f, vendor); err != nil {
-				return errf("%s", err.Error())
-			}
-		case "VALUE":
-			if len(f) < 4 {
-				return errf("VALUE needs an attribute, a name and a number")
-			}
-			a, ok := d.Lookup(f[1])
-			if !ok {
-				return errf("VALUE for unknown attribute %q", f[1])
-			}
-			n, err := strconv.ParseUint(f[3], 0, 32)
-			if err != nil {
-				return errf("bad VALUE number %q", f[3])
-			}
-			if a.Values == nil {
-				a.Values = make(map[string]uint32)
-			}
-			a.Values[strings.ToLower(f[2])] = uint32(n)
-		case "$INCLUDE", "$INCLUDE-":
-			if len(f) < 2 {
-				return errf("$INCLUDE needs a file name")
-			}
-			if include == nil {
-				return errf("$INCLUDE not allowed here")
-			}
-			if err := include(f[1], strings.HasSuffix(f[0], "-")); err != nil {
-				return err
-			}
-		case "PROTOCOL", "BEGIN-PROTOCOL", "END-PROTOCOL", "BEGIN-TLV", "END-TLV", "FLAGS":
-			// FreeRADIUS v4 / TLV syntax: not needed for RADIUS attributes we use.
-		default:
-			return errf("unknown keyword %q", f[0])
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return errf("%s", err.Error())
+		return errf(err)
 	}
-	if inVendor != "" {
-		return errf("BEGIN-VENDOR %s not closed", inVendor)
+	if ps.inVendor != "" {
+		return errf(fmt.Errorf("BEGIN-VENDOR %s not closed", ps.inVendor))
 	}
+	return nil
+}
+
+// dictParser is the state of one Parse call.
+type dictParser struct {
+	d        *Dictionary
+	include  func(name string, optional bool) error
+	vendor   uint32 // inside BEGIN-VENDOR
+	inVendor string
+}
+
+// line handles one non-empty line, split into fields.
+func (ps *dictParser) line(f []string) error {
+	switch strings.ToUpper(f[0]) {
+	case "VENDOR":
+		return ps.vendorLine(f)
+	case "BEGIN-VENDOR":
+		if len(f) < 2 {
+			return errors.New("BEGIN-VENDOR needs a vendor name")
+		}
+		if ps.inVendor != "" {
+			return fmt.Errorf("BEGIN-VENDOR %s inside BEGIN-VENDOR %s", f[1], ps.inVendor)
+		}
+		v, ok := ps.d.vendors[strings.ToLower(f[1])]
+		if !ok {
+			return fmt.Errorf("unknown vendor %q", f[1])
+		}
+		ps.vendor, ps.inVendor = v, f[1]
+	case "END-VENDOR":
+		if ps.inVendor == "" || len(f) < 2 || !strings.EqualFold(f[1], ps.inVendor) {
+			return fmt.Errorf("END-VENDOR does not match BEGIN-VENDOR %q", ps.inVendor)
+		}
+		ps.vendor, ps.inVendor = 0, ""
+	case "ATTRIBUTE":
+		return ps.d.parseAttribute(f, ps.vendor)
+	case "VALUE":
+		return ps.valueLine(f)
+	case "$INCLUDE", "$INCLUDE-":
+		if len(f) < 2 {
+			return errors.New("$INCLUDE needs a file name")
+		}
+		if ps.include == nil {
+			return errors.New("$INCLUDE not allowed here")
+		}
+		return ps.include(f[1], strings.HasSuffix(f[0], "-"))
+	case "PROTOCOL", "BEGIN-PROTOCOL", "END-PROTOCOL", "BEGIN-TLV", "END-TLV", "FLAGS":
+		// FreeRADIUS v4 / TLV syntax: not needed for the attributes we use.
+	default:
+		return fmt.Errorf("unknown keyword %q", f[0])
+	}
+	return nil
+}
+
+func (ps *dictParser) vendorLine(f []string) error {
+	if len(f) < 3 {
+		return errors.New("VENDOR needs a name and a number")
+	}
+	n, err := strconv.ParseUint(f[2], 0, 32)
+	if err != nil {
+		return fmt.Errorf("bad vendor number %q", f[2])
+	}
+	// Only the standard format=1,1 is supported; FreeRADIUS marks others
+	// with a "format=" flag.
+	if len(f) > 3 && strings.HasPrefix(f[3], "format=") && f[3] != "format=1,1" {
+		return fmt.Errorf("vendor %s: unsupported %s", f[1], f[3])
+	}
+	ps.d.vendors[strings.ToLower(f[1])] = uint32(n)
+	return nil
+}
+
+func (ps *dictParser) valueLine(f []string) error {
+	if len(f) < 4 {
+		return errors.New("VALUE needs an attribute, a name and a number")
+	}
+	a, ok := ps.d.Lookup(f[1])
+	if !ok {
+		return fmt.Errorf("VALUE for unknown attribute %q", f[1])
+	}
+	n, err := strconv.ParseUint(f[3], 0, 32)
+	if err != nil {
+		return fmt.Errorf("bad VALUE number %q", f[3])
+	}
+	if a.Values == nil {
+		a.Values = make(map[string]uint32)
+	}
+	a.Values[strings.ToLower(f[2])] = uint32(n)
 	return nil
 }
 
