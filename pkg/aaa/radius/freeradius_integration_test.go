@@ -379,20 +379,19 @@ func TestIntegrationFailover(t *testing.T) {
 	if _, err := c.Authenticate(context.Background(), &aaa.Request{User: "alice", Method: aaa.PAP, Password: "secret"}); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	// One attempt (Retries -1) of 300 ms at the dead server, then the live
+	// one; generous bound for a loaded machine.
+	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("failover took %v", d)
 	}
-	// The dead server is now in hold-down: the next request goes straight
-	// to the live one.
-	start = time.Now()
+	// The dead server is now held down: the next request goes straight to
+	// the live one.
 	if _, err := c.Authenticate(context.Background(), &aaa.Request{User: "alice", Method: aaa.PAP, Password: "secret"}); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 250*time.Millisecond {
-		t.Errorf("second request took %v: dead server not held down", d)
-	}
 	srv := c.Servers()
-	if srv[0].Address != dead || srv[0].State != "dead" || srv[1].State != "alive" || srv[1].Requests != 2 {
+	if srv[0].Address != dead || srv[0].State != "dead" || srv[0].Requests != 1 || srv[0].Timeouts != 1 ||
+		srv[1].State != "alive" || srv[1].Requests != 2 {
 		t.Errorf("servers %+v", srv)
 	}
 }
