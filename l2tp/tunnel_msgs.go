@@ -24,14 +24,14 @@ func (t *Tunnel) refuse(now time.Time, code uint16, msg string, e *Effects) erro
 }
 
 func (t *Tunnel) peerParams(m *Message) error {
-	if v, _ := m.Bytes(AVPProtocolVersion); !bytes.Equal(v, []byte{1, 0}) {
-		return fmt.Errorf("protocol version %x", v)
-	}
 	t.peerID, _ = m.Uint16(AVPAssignedTunnelID)
 	if t.peerID == 0 {
 		return fmt.Errorf("assigned tunnel ID 0")
 	}
 	t.ch.PeerTunnelID = t.peerID
+	if v, _ := m.Bytes(AVPProtocolVersion); !bytes.Equal(v, []byte{1, 0}) {
+		return fmt.Errorf("protocol version %x", v)
+	}
 	t.peerHost = m.String(AVPHostName)
 	if w, ok := m.Uint16(AVPReceiveWindowSize); ok {
 		t.ch.SetPeerWindow(w)
