@@ -297,3 +297,43 @@ func FuzzParseMessage(f *testing.F) {
 		}
 	})
 }
+
+func TestPPPFrames(t *testing.T) {
+	tests := []struct {
+		name  string
+		b     []byte
+		proto uint16
+		info  []byte
+		err   bool
+	}{
+		{"with FF03", []byte{0xff, 0x03, 0xc0, 0x21, 1, 2}, ProtoLCP, []byte{1, 2}, false},
+		{"bare (l2tpns)", []byte{0xc0, 0x21, 1, 2}, ProtoLCP, []byte{1, 2}, false},
+		{"PFC IPv4", []byte{0xff, 0x03, 0x21, 0x45}, ProtoIPv4, []byte{0x45}, false},
+		{"bare PFC", []byte{0x57, 0x60}, ProtoIPv6, []byte{0x60}, false},
+		{"empty", []byte{0xff, 0x03}, 0, nil, true},
+		{"even protocol", []byte{0xc0, 0x20}, 0, nil, true},
+		{"one even byte", []byte{0xc0}, 0, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, info, err := ParsePPP(tt.b)
+			if (err != nil) != tt.err || p != tt.proto || !bytes.Equal(info, tt.info) {
+				t.Fatalf("got %#04x %x %v", p, info, err)
+			}
+		})
+	}
+	h := Header{HasSeq: true, TunnelID: 3, SessionID: 4, Ns: 5}
+	b := AppendData(nil, &h, ProtoIPv4, []byte{0x45, 0})
+	want := []byte{0x08, 0x02, 0, 3, 0, 4, 0, 5, 0, 0, 0xff, 0x03, 0x00, 0x21, 0x45, 0}
+	if !bytes.Equal(b, want) {
+		t.Fatalf("AppendData %x, want %x", b, want)
+	}
+	var hh Header
+	pay, err := hh.Decode(b)
+	if err != nil || hh != h {
+		t.Fatalf("decode %+v %v", hh, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = ParsePPP(pay) }); n != 0 {
+		t.Fatalf("ParsePPP allocates %v", n)
+	}
+}

@@ -118,14 +118,14 @@ func lastDown(ev []Event) (Event, bool) {
 
 func TestTunnelAuth(t *testing.T) {
 	tests := []struct {
-		name              string
-		lacSecret         string
-		lnsSecret         string
-		lnsLookup         map[string]string
-		lnsRequire        bool
-		wantUp            bool
-		wantCode          uint16
-		wantRefusedAtLNS  bool // the LNS sent the StopCCN
+		name             string
+		lacSecret        string
+		lnsSecret        string
+		lnsLookup        map[string]string
+		lnsRequire       bool
+		wantUp           bool
+		wantCode         uint16
+		wantRefusedAtLNS bool // the LNS sent the StopCCN
 	}{
 		{name: "no auth", wantUp: true},
 		{name: "both secret", lacSecret: "s3cret", lnsSecret: "s3cret", wantUp: true},
