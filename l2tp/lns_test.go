@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -342,5 +343,108 @@ func TestLoopbackRefusedCall(t *testing.T) {
 	case ev := <-lnsH.closed:
 		t.Fatalf("CallClosed for a refused call: %+v", ev)
 	default:
+	}
+}
+
+// rawPeer is a hand-driven LAC on a plain UDP socket.
+type rawPeer struct {
+	t    *testing.T
+	c    *net.UDPConn
+	to   *net.UDPAddr
+	ns   uint16
+	nr   uint16
+	ptid uint16
+}
+
+func newRawPeer(t *testing.T, to netip.AddrPort) *rawPeer {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawPeer{t: t, c: c, to: net.UDPAddrFromAddrPort(to)}
+}
+
+func (p *rawPeer) send(tid, sid uint16, m *Message) {
+	body := m.Append(nil, nil)
+	h := Header{Control: true, HasLength: true, HasSeq: true, TunnelID: tid, SessionID: sid, Ns: p.ns, Nr: p.nr}
+	p.ns++
+	if _, err := p.c.WriteToUDP(append(h.Append(nil, len(body)), body...), p.to); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// expect reads until a message of type mt arrives (skipping ZLBs).
+func (p *rawPeer) expect(mt MsgType) (Header, *Message) {
+	p.t.Helper()
+	buf := make([]byte, 4096)
+	p.c.SetReadDeadline(time.Now().Add(guard))
+	for {
+		n, err := p.c.Read(buf)
+		if err != nil {
+			p.t.Fatalf("waiting for %s: %v", mt, err)
+		}
+		h, body, err := ParseHeader(buf[:n])
+		if err != nil || len(body) == 0 {
+			continue
+		}
+		m, err := ParseMessage(body, nil)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		p.nr = h.Ns + 1
+		if m.Type == mt {
+			return h, m
+		}
+	}
+}
+
+func TestLNSPeerRestart(t *testing.T) {
+	lns, err := NewLNS(Config{Addr: "127.0.0.1:0", Handler: newRecHandler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, lns.Serve)
+	p := newRawPeer(t, lns.Addr())
+	sccrq := NewMessage(MsgSCCRQ).Add(AVPProtocolVersion, []byte{1, 0}).Add(AVPHostName, []byte("raw")).
+		AddUint32(AVPFramingCapabilities, 1).AddUint16(AVPAssignedTunnelID, 1)
+	p.send(0, 0, sccrq)
+	_, rp := p.expect(MsgSCCRP)
+	first, _ := rp.Uint16(AVPAssignedTunnelID)
+	// A retransmitted SCCRQ (same Ns 0) before SCCCN is a duplicate.
+	p.ns = 0
+	p.send(0, 0, sccrq)
+	p.send(first, 0, NewMessage(MsgSCCCN))
+	eventually(t, "tunnel established", func() bool {
+		tuns := lns.Tunnels()
+		return len(tuns) == 1 && tuns[0].State == TunnelEstablished
+	})
+	// The LAC restarts: Ns 0 again, same tunnel ID and port.
+	p.ns, p.nr = 0, 0
+	p.send(0, 0, sccrq)
+	_, rp2 := p.expect(MsgSCCRP)
+	second, _ := rp2.Uint16(AVPAssignedTunnelID)
+	if second == first {
+		t.Fatalf("restart answered by the old tunnel %d", first)
+	}
+	var states []string
+	for _, ti := range lns.Tunnels() {
+		states = append(states, fmt.Sprintf("%d:%s", ti.LocalID, ti.State))
+		if ti.LocalID == first && ti.State == TunnelEstablished {
+			t.Fatalf("old tunnel still established: %v", states)
+		}
+	}
+}
+
+// eventually polls cond (for state another goroutine reaches after a UDP
+// round trip we cannot observe); guard bounds it.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(guard)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -500,7 +500,17 @@ func (n *node) newPeerTunnel(from netip.AddrPort, body []byte) *tunnelEntry {
 	ptid, _ := m.Uint16(AVPAssignedTunnelID)
 	key := sccrqKey{from, ptid}
 	if tid, ok := n.bySCCRQ[key]; ok {
-		return n.tunnels[tid] // duplicate SCCRQ: its channel re-acknowledges
+		te := n.tunnels[tid]
+		if te != nil && te.t.State() == TunnelWaitCtlConn {
+			return te // duplicate SCCRQ: its channel re-acknowledges
+		}
+		// The peer restarted and reuses its tunnel ID: the old tunnel is
+		// dead (its peer state is gone); drop it and start afresh.
+		delete(n.bySCCRQ, key)
+		if te != nil {
+			te.log.Info("peer restarted: new SCCRQ on an established tunnel")
+			n.apply(te, te.t.Close(time.Now(), Result{Code: StopAlreadyExists, Message: "peer restarted"}))
+		}
 	}
 	if err != nil && ptid == 0 {
 		return nil
