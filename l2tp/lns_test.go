@@ -348,12 +348,11 @@ func TestLoopbackRefusedCall(t *testing.T) {
 
 // rawPeer is a hand-driven LAC on a plain UDP socket.
 type rawPeer struct {
-	t    *testing.T
-	c    *net.UDPConn
-	to   *net.UDPAddr
-	ns   uint16
-	nr   uint16
-	ptid uint16
+	t  *testing.T
+	c  *net.UDPConn
+	to *net.UDPAddr
+	ns uint16
+	nr uint16
 }
 
 func newRawPeer(t *testing.T, to netip.AddrPort) *rawPeer {

@@ -324,3 +324,83 @@ func TestIntegrationLACAgainstL2tpns(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationXl2tpdLACAgainstOurLNS points Debian's xl2tpd (as LAC,
+// userspace mode: this host has no l2tp_ppp) at our LNS in a private netns
+// and checks that the tunnel authenticates with a challenge both ways and
+// that the call is established with ICRQ/ICRP/ICCN.
+//
+//	netns l2tpt<pid>: xl2tpd 127.0.0.1:1701  ──►  our LNS 127.0.0.2:1701
+func TestIntegrationXl2tpdLACAgainstOurLNS(t *testing.T) {
+	needRoot(t, "ip", "xl2tpd")
+	dir := t.TempDir()
+	ns := newNetNS(t)
+	lnsH := newRecHandler()
+	var hosts []string
+	lns, err := NewLNS(Config{Conn: listenIn(t, ns, "127.0.0.2:1701"), Handler: lnsH, RequireAuth: true,
+		Secrets: func(_ netip.Addr, host string) ([]byte, bool) {
+			hosts = append(hosts, host) // loop goroutine only
+			return []byte("secret"), true
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, lns.Serve)
+
+	conf := fmt.Sprintf(`[global]
+listen-addr = 127.0.0.1
+port = 1701
+access control = no
+[lac lns1]
+lns = 127.0.0.2
+autodial = yes
+redial = no
+length bit = yes
+require authentication = no
+challenge = yes
+pppoptfile = %s/options
+`, dir)
+	os.WriteFile(filepath.Join(dir, "xl2tpd.conf"), []byte(conf), 0o644)
+	os.WriteFile(filepath.Join(dir, "secrets"), []byte("* * secret\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "options"), []byte("noauth\nnodetach\n"), 0o644)
+	logf := filepath.Join(dir, "xl2tpd.log")
+	startProc(t, logf, "ip", "netns", "exec", ns, "xl2tpd", "-D", "-c", filepath.Join(dir, "xl2tpd.conf"),
+		"-s", filepath.Join(dir, "secrets"), "-p", filepath.Join(dir, "xl2tpd.pid"), "-C", filepath.Join(dir, "control"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logf)
+			t.Logf("xl2tpd log:\n%s", b)
+		}
+	})
+
+	c := recv(t, lnsH.up, "call from xl2tpd")
+	ci := c.Info()
+	if ci.PeerTunnelID == 0 || ci.PeerSessionID == 0 || ci.FramingType == 0 {
+		t.Fatalf("call info %+v", ci)
+	}
+	var tun TunnelInfo
+	for _, ti := range lns.Tunnels() {
+		if ti.LocalID == ci.TunnelID {
+			tun = ti
+		}
+	}
+	if tun.State != TunnelEstablished || tun.HostName == "" {
+		t.Fatalf("tunnel %+v", tun)
+	}
+	t.Logf("xl2tpd tunnel %+v, call %+v", tun, ci)
+	// Tear down from our side; xl2tpd must see the StopCCN.
+	if err := lns.CloseTunnel(ci.TunnelID, Result{Code: StopClear, Message: "test done"}); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, lnsH.closed, "CallClosed")
+	waitFile(t, logf, "test done", 10*time.Second)
+	b, _ := os.ReadFile(logf)
+	for _, bad := range []string{"out of order", "nknown", "malformed", "bad ", "Bad ", "not authorized", "denied"} {
+		if strings.Contains(string(b), bad) {
+			t.Errorf("xl2tpd complains (%q):\n%s", bad, b)
+		}
+	}
+	if testing.Verbose() {
+		t.Logf("xl2tpd log:\n%s", b)
+	}
+}
