@@ -337,3 +337,20 @@ func TestPPPFrames(t *testing.T) {
 		t.Fatalf("ParsePPP allocates %v", n)
 	}
 }
+
+func TestStrings(t *testing.T) {
+	for got, want := range map[string]string{
+		MsgICCN.String():                                 "ICCN",
+		MsgType(99).String():                             "MsgType(99)",
+		AVPProxyAuthenName.String():                      "Proxy Authen Name",
+		AVPType(300).String():                            "AVP(300)",
+		TunnelWaitCtlConn.String():                       "wait-ctl-conn",
+		SessionEstablished.String():                      "established",
+		EventCallDown.String():                           "call-down",
+		Result{Code: 2, Error: 8, Message: "x"}.String(): "result 2 error 8 (x)",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}

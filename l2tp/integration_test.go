@@ -387,6 +387,10 @@ pppoptfile = %s/options
 	if tun.State != TunnelEstablished || tun.HostName == "" {
 		t.Fatalf("tunnel %+v", tun)
 	}
+	// Tunnels() synchronised with the loop, which alone appends to hosts.
+	if len(hosts) == 0 || hosts[0] != tun.HostName {
+		t.Fatalf("secret looked up for %q, tunnel host %q", hosts, tun.HostName)
+	}
 	t.Logf("xl2tpd tunnel %+v, call %+v", tun, ci)
 	// Tear down from our side; xl2tpd must see the StopCCN.
 	if err := lns.CloseTunnel(ci.TunnelID, Result{Code: StopClear, Message: "test done"}); err != nil {

@@ -117,6 +117,24 @@ const (
 	SessionEstablished
 )
 
+var sessionStateNames = [...]string{"", "wait-reply", "wait-connect", "established"}
+
+func (s SessionState) String() string {
+	if int(s) < len(sessionStateNames) && s != 0 {
+		return sessionStateNames[s]
+	}
+	return fmt.Sprintf("SessionState(%d)", uint8(s))
+}
+
+var eventKindNames = [...]string{"", "tunnel-up", "tunnel-down", "call-up", "call-down"}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventKindNames) && k != 0 {
+		return eventKindNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
 type call struct {
 	state  SessionState
 	info   CallInfo
