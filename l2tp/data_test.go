@@ -2,6 +2,7 @@ package l2tp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"testing"
 	"time"
@@ -94,5 +95,25 @@ func TestSendPPPSequenced(t *testing.T) {
 	}
 	if st := c.Stats(); st.TxPackets != 3 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestReceiveDataIPWriterAllocs(t *testing.T) {
+	n := &node{cfg: Config{Handler: newRecHandler()}}
+	c := &Call{n: n}
+	var got int
+	c.SetIPWriter(func(proto uint16, pkt []byte) { got += len(pkt) })
+	hd := Header{HasSeq: true}
+	b := AppendData(nil, &hd, ProtoIPv4, make([]byte, 1400))
+	var h Header
+	ns := uint16(0)
+	allocs := testing.AllocsPerRun(1000, func() {
+		binary.BigEndian.PutUint16(b[6:], ns) // keep the frames in sequence
+		ns++
+		p, _ := h.Decode(b)
+		n.receiveData(c, &h, p)
+	})
+	if st := c.Stats(); allocs != 0 || st.RxDropped != 0 || got != int(st.RxPackets)*1400 || st.RxPackets < 1000 {
+		t.Fatalf("%v allocs per frame, %d bytes written, stats %+v", allocs, got, st)
 	}
 }
