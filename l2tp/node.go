@@ -56,8 +56,9 @@ type Config struct {
 	// Addr is the UDP address to listen on (":1701" for an LNS, ":0" for a
 	// LAC when empty). Ignored when Conn is set.
 	Addr string
-	// Conn, when set, is used instead of listening on Addr.
-	Conn *net.UDPConn
+	// Conn, when set, is used instead of listening on Addr (a *net.UDPConn,
+	// or an in-memory conn in tests). Serve closes it.
+	Conn PacketConn
 	// HostName is our Host Name AVP ("bngbox" when empty).
 	HostName   string
 	VendorName string
@@ -73,6 +74,16 @@ type Config struct {
 	Handler       Handler
 	Logger        *slog.Logger
 }
+
+// PacketConn is the socket an LNS or LAC uses; *net.UDPConn implements it.
+type PacketConn interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	LocalAddr() net.Addr
+	Close() error
+}
+
+var _ PacketConn = (*net.UDPConn)(nil)
 
 // TunnelInfo is a snapshot of one tunnel.
 type TunnelInfo struct {
@@ -207,7 +218,7 @@ type ctlPacket struct {
 type node struct {
 	cfg  Config
 	role Role
-	conn *net.UDPConn
+	conn PacketConn
 	log  *slog.Logger
 	bufs sync.Pool
 
@@ -237,7 +248,7 @@ func newNode(cfg Config, role Role, defAddr string) (*node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Channel = cfg.Channel.withDefaults()
-	conn := cfg.Conn
+	var conn PacketConn = cfg.Conn
 	if conn == nil {
 		addr := cfg.Addr
 		if addr == "" {
@@ -247,9 +258,11 @@ func newNode(cfg Config, role Role, defAddr string) (*node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("l2tp: listen %s: %w", addr, err)
 		}
-		if conn, err = net.ListenUDP("udp", ua); err != nil {
+		uc, err := net.ListenUDP("udp", ua)
+		if err != nil {
 			return nil, fmt.Errorf("l2tp: listen: %w", err)
 		}
+		conn = uc
 	}
 	n := &node{
 		cfg: cfg, role: role, conn: conn, log: cfg.Logger,

@@ -1,0 +1,139 @@
+package l2tp
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// memNet is an in-memory datagram network whose blocking is visible to
+// testing/synctest, so the LNS/LAC loops can run on a fake clock.
+type memNet struct {
+	mu    sync.Mutex
+	conns map[netip.AddrPort]*memConn
+}
+
+type memPkt struct {
+	from netip.AddrPort
+	b    []byte
+}
+
+type memConn struct {
+	net  *memNet
+	addr netip.AddrPort
+	in   chan memPkt
+	done chan struct{}
+	once sync.Once
+	mute atomic.Bool // drop everything this conn sends
+}
+
+var _ PacketConn = (*memConn)(nil)
+
+func (m *memNet) listen(addr string) *memConn {
+	ap := netip.MustParseAddrPort(addr)
+	c := &memConn{net: m, addr: ap, in: make(chan memPkt, 1024), done: make(chan struct{})}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conns == nil {
+		m.conns = map[netip.AddrPort]*memConn{}
+	}
+	m.conns[ap] = c
+	return c
+}
+
+func (c *memConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	select {
+	case p := <-c.in:
+		return copy(b, p.b), p.from, nil
+	case <-c.done:
+		return 0, netip.AddrPort{}, net.ErrClosed
+	}
+}
+
+func (c *memConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	if c.mute.Load() {
+		return len(b), nil
+	}
+	c.net.mu.Lock()
+	dst := c.net.conns[to]
+	c.net.mu.Unlock()
+	if dst != nil {
+		select {
+		case dst.in <- memPkt{c.addr, append([]byte(nil), b...)}:
+		default: // queue full: lost, like UDP
+		}
+	}
+	return len(b), nil
+}
+
+func (c *memConn) LocalAddr() net.Addr { return net.UDPAddrFromAddrPort(c.addr) }
+
+func (c *memConn) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return nil
+}
+
+// TestDriverHelloTimeout runs an LNS and a LAC on a fake clock: an idle
+// tunnel survives on Hellos, and a LAC that goes silent is torn down by the
+// LNS after the Hello goes unacknowledged, ending its calls.
+func TestDriverHelloTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mn memNet
+		lnsConn, lacConn := mn.listen("192.0.2.1:1701"), mn.listen("192.0.2.2:1701")
+		ch := ChannelConfig{MaxRetransmits: 3, RetransmitInitial: time.Second, RetransmitMax: 4 * time.Second}
+		lnsH, lacH := newRecHandler(), newRecHandler()
+		lns, err := NewLNS(Config{Conn: lnsConn, Handler: lnsH, HelloInterval: 10 * time.Second, Channel: ch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lac, err := NewLAC(Config{Conn: lacConn, Handler: lacH, HelloInterval: 10 * time.Second, Channel: ch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for _, s := range []func(context.Context) error{lns.Serve, lac.Serve} {
+			wg.Go(func() { s(ctx) })
+		}
+		defer wg.Wait()
+		defer cancel()
+
+		tid, err := lac.Dial(ctx, lnsConn.addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lac.Call(ctx, tid, CallParams{}); err != nil {
+			t.Fatal(err)
+		}
+		lnsCall := <-lnsH.up
+
+		time.Sleep(10 * time.Minute) // idle: Hellos both ways keep it up
+		synctest.Wait()
+		if tuns := lns.Tunnels(); len(tuns) != 1 || tuns[0].State != TunnelEstablished || tuns[0].Sessions != 1 {
+			t.Fatalf("after idling: %+v", tuns)
+		}
+		select {
+		case ev := <-lnsH.closed:
+			t.Fatalf("call closed while idle: %+v", ev)
+		default:
+		}
+
+		lacConn.mute.Store(true) // the LAC goes silent
+		start := time.Now()
+		ev := <-lnsH.closed
+		// Hello after 10 s of silence, then retransmits at +1, +2, +4, +4 s
+		// and the give-up 4 s later.
+		if took := time.Since(start); ev.c != lnsCall || took < 15*time.Second || took > 26*time.Second {
+			t.Fatalf("closed %v after %v", ev, took)
+		}
+		synctest.Wait()
+		if tuns := lns.Tunnels(); len(tuns) != 0 {
+			t.Fatalf("LNS still has %+v", tuns)
+		}
+	})
+}
