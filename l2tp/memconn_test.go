@@ -30,6 +30,9 @@ type memConn struct {
 	done chan struct{}
 	once sync.Once
 	mute atomic.Bool // drop everything this conn sends
+	// dropEvery, when > 0, drops every dropEvery-th packet this conn sends.
+	dropEvery int
+	sent      atomic.Int64
 }
 
 var _ PacketConn = (*memConn)(nil)
@@ -56,7 +59,7 @@ func (c *memConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 func (c *memConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
-	if c.mute.Load() {
+	if n := c.sent.Add(1); c.mute.Load() || (c.dropEvery > 0 && n%int64(c.dropEvery) == 0) {
 		return len(b), nil
 	}
 	c.net.mu.Lock()
@@ -134,6 +137,85 @@ func TestDriverHelloTimeout(t *testing.T) {
 		synctest.Wait()
 		if tuns := lns.Tunnels(); len(tuns) != 0 {
 			t.Fatalf("LNS still has %+v", tuns)
+		}
+	})
+}
+
+// TestDriverLossyNetwork brings tunnels and calls up and down through a
+// network that loses every third packet each way, on a fake clock.
+func TestDriverLossyNetwork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mn memNet
+		lnsConn, lacConn := mn.listen("192.0.2.1:1701"), mn.listen("192.0.2.2:1701")
+		lnsConn.dropEvery, lacConn.dropEvery = 3, 3
+		lnsH, lacH := newRecHandler(), newRecHandler()
+		secret := func(netip.Addr, string) ([]byte, bool) { return []byte("k"), true }
+		lns, err := NewLNS(Config{Conn: lnsConn, Handler: lnsH, Secrets: secret, RequireAuth: true,
+			Channel: ChannelConfig{ReceiveWindow: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lac, err := NewLAC(Config{Conn: lacConn, Handler: lacH, HideAVPs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for _, s := range []func(context.Context) error{lns.Serve, lac.Serve} {
+			wg.Go(func() { s(ctx) })
+		}
+		defer wg.Wait()
+		defer cancel()
+
+		const nT, nC = 3, 5
+		for range nT {
+			tid, err := lac.Dial(ctx, lnsConn.addr, []byte("k"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Place the calls concurrently: more than the LNS's window of 2
+			// messages are outstanding, so the LAC must queue.
+			var cwg sync.WaitGroup
+			errs := make(chan error, nC)
+			for range nC {
+				cwg.Go(func() {
+					_, err := lac.Call(ctx, tid, CallParams{Proxy: &ProxyInfo{AuthenType: ProxyAuthenPAP, AuthenName: "u", AuthenResponse: []byte("p")}})
+					errs <- err
+				})
+			}
+			cwg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		var calls []*Call
+		for range nT * nC {
+			c := <-lnsH.up
+			if c.Info().Proxy == nil || string(c.Info().Proxy.AuthenResponse) != "p" {
+				t.Fatalf("proxy %+v", c.Info().Proxy)
+			}
+			calls = append(calls, c)
+		}
+		for _, ti := range lns.Tunnels() {
+			if ti.State != TunnelEstablished || ti.Sessions != nC {
+				t.Fatalf("tunnel %+v", ti)
+			}
+		}
+		for _, c := range calls {
+			if err := c.Close(Result{Code: CDNAdmin}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range nT * nC {
+			if ev := <-lacH.closed; ev.r.Code != CDNAdmin {
+				t.Fatalf("LAC closed with %+v", ev.r)
+			}
+		}
+		if lnsConn.sent.Load() < 20 || lacConn.sent.Load() < 20 {
+			t.Fatalf("sent %d/%d packets", lnsConn.sent.Load(), lacConn.sent.Load())
 		}
 	})
 }
