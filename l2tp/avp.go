@@ -133,7 +133,7 @@ type AVP struct {
 	Value     []byte
 }
 
-// IETF reports whether a is an IETF (vendor 0) AVP of type t.
+// is reports whether a is an IETF (vendor 0) AVP of type t.
 func (a *AVP) is(t AVPType) bool { return a.Vendor == 0 && a.Type == t }
 
 // parseAVP decodes one AVP from the front of b.
@@ -190,7 +190,7 @@ func appendAVP(b []byte, m, h bool, vendor uint16, t AVPType, v []byte) []byte {
 // hideValue hides v per RFC 2661 §4.3: the hidden subformat is
 // {original length (2), value, padding}, XORed with the chain
 // b1 = MD5(type + secret + RV), bi = MD5(secret + c(i-1)).
-// pad is the number of random padding bytes to add (taken from padding).
+// padding (random bytes chosen by the caller, may be nil) hides the length.
 func hideValue(t AVPType, secret, rv, v, padding []byte) []byte {
 	clear := make([]byte, 0, 2+len(v)+len(padding))
 	clear = binary.BigEndian.AppendUint16(clear, uint16(len(v)))

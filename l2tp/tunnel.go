@@ -183,10 +183,10 @@ func NewTunnel(cfg TunnelConfig) *Tunnel {
 // State returns the tunnel state.
 func (t *Tunnel) State() TunnelState { return t.state }
 
-// LocalID is our tunnel ID; PeerID the peer's (0 until known).
+// LocalID is our tunnel ID.
 func (t *Tunnel) LocalID() uint16 { return t.cfg.LocalID }
 
-// PeerID is the peer's Assigned Tunnel ID.
+// PeerID is the peer's Assigned Tunnel ID (0 until known).
 func (t *Tunnel) PeerID() uint16 { return t.peerID }
 
 // PeerHostName is the Host Name the peer announced.
@@ -195,7 +195,7 @@ func (t *Tunnel) PeerHostName() string { return t.peerHost }
 // Calls is the number of calls (sessions) in any state.
 func (t *Tunnel) Calls() int { return len(t.calls) }
 
-// Call returns the info of call sid (ours) and its state.
+// CallState returns the info of call sid (ours) and its state.
 func (t *Tunnel) CallState(sid uint16) (CallInfo, SessionState, bool) {
 	c, ok := t.calls[sid]
 	if !ok {
