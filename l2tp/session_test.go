@@ -151,3 +151,24 @@ func TestSessionFSMErrors(t *testing.T) {
 		t.Fatalf("LNS Call: %v", err)
 	}
 }
+
+func TestSessionCDNBeforeICRP(t *testing.T) {
+	l := upLink(t, "")
+	// The LAC sends ICRQ, then clears the call before it sees our ICRP: its
+	// CDN carries session ID 0 in the header.
+	icrq := NewMessage(MsgICRQ).AddUint16(AVPAssignedSessionID, 55).AddUint32(AVPCallSerialNumber, 1)
+	if _, err := l.lns.Receive(l.now, rx(l.lns.ch.Nr(), 1), icrq.Append(nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if l.lns.Calls() != 1 {
+		t.Fatalf("calls %d", l.lns.Calls())
+	}
+	cdn := NewMessage(MsgCDN).Add(AVPResultCode, Result{Code: CDNAdmin}.Append(nil)).AddUint16(AVPAssignedSessionID, 55)
+	e, err := l.lns.Receive(l.now, rx(l.lns.ch.Nr(), 1), cdn.Append(nil, nil))
+	if err != nil || l.lns.Calls() != 0 {
+		t.Fatalf("err %v calls %d", err, l.lns.Calls())
+	}
+	if len(e.Events) != 0 {
+		t.Fatalf("events %v for a call never established", kinds(e.Events))
+	}
+}

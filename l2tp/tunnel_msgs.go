@@ -203,6 +203,17 @@ func (t *Tunnel) rxICCN(hsid uint16, m *Message, e *Effects) error {
 
 func (t *Tunnel) rxCDN(hsid uint16, m *Message, e *Effects) error {
 	c := t.calls[hsid]
+	if c == nil && hsid == 0 {
+		// The peer clears a call before it learnt our session ID (CDN, RFC 2661
+		// §6.13): its Assigned Session ID names the call.
+		psid, _ := m.Uint16(AVPAssignedSessionID)
+		for sid, cc := range t.calls {
+			if cc.info.PeerSessionID == psid && psid != 0 {
+				c, hsid = cc, sid
+				break
+			}
+		}
+	}
 	if c == nil {
 		return fmt.Errorf("%w: CDN for unknown session %d", ErrBadTransition, hsid)
 	}
