@@ -447,3 +447,43 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestLNSShutdown(t *testing.T) {
+	lnsH, lacH := newRecHandler(), newRecHandler()
+	lns, err := NewLNS(Config{Addr: "127.0.0.1:0", Handler: lnsH})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- lns.Serve(ctx) }()
+	lac := startLAC(t, "lac1", lacH)
+	tid, err := lac.Dial(context.Background(), lns.Addr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lac.Call(context.Background(), tid, CallParams{}); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, lnsH.up, "LNS NewCall")
+	cancel()
+	if err := recv(t, done, "Serve to return"); err != nil {
+		t.Fatal(err)
+	}
+	// CallClosed ran before Serve returned.
+	select {
+	case <-lnsH.closed:
+	default:
+		t.Fatal("no CallClosed at the LNS before Serve returned")
+	}
+	ev := recv(t, lacH.closed, "LAC CallClosed after the LNS's StopCCN")
+	if ev.r.Code != CDNLostCarrier {
+		t.Fatalf("LAC result %+v", ev.r)
+	}
+	if tuns := lns.Tunnels(); tuns != nil {
+		t.Fatalf("Tunnels after shutdown: %+v", tuns)
+	}
+	if err := lns.CloseTunnel(1, Result{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("CloseTunnel after shutdown: %v", err)
+	}
+}

@@ -330,13 +330,15 @@ func (n *node) CloseTunnel(tid uint16, r Result) error {
 }
 
 // serve runs the reader and the loop until ctx is done; then it sends
-// StopCCN on every tunnel, ends every call and closes the socket.
+// StopCCN on every tunnel, ends every call (CallClosed), closes the socket
+// and waits for the reader. It may be called once.
 func (n *node) serve(ctx context.Context) error {
 	rerr := make(chan error, 1)
 	go func() { rerr <- n.readLoop() }()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var err error
+	readerDone := false
 loop:
 	for {
 		select {
@@ -347,6 +349,7 @@ loop:
 		case <-timer.C:
 			n.tick(time.Now())
 		case err = <-rerr:
+			readerDone = true
 			break loop
 		case <-ctx.Done():
 			break loop
@@ -359,6 +362,9 @@ loop:
 	}
 	close(n.done)
 	n.conn.Close()
+	if !readerDone {
+		<-rerr // no CallData after Serve returns
+	}
 	if err != nil && ctx.Err() == nil {
 		return err
 	}
