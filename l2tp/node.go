@@ -71,8 +71,10 @@ type Config struct {
 	HideAVPs      bool
 	Channel       ChannelConfig
 	HelloInterval time.Duration
-	Handler       Handler
-	Logger        *slog.Logger
+	// CallSetupTimeout clears calls not connected in time (30 s).
+	CallSetupTimeout time.Duration
+	Handler          Handler
+	Logger           *slog.Logger
 }
 
 // PacketConn is the socket an LNS or LAC uses; *net.UDPConn implements it.
@@ -462,7 +464,7 @@ func (n *node) tunnelConfig(local uint16, peer netip.Addr, secret []byte) Tunnel
 	tc := TunnelConfig{
 		Role: n.role, LocalID: local, HostName: n.cfg.HostName, VendorName: n.cfg.VendorName,
 		Secret: secret, RequireAuth: n.cfg.RequireAuth, HideAVPs: n.cfg.HideAVPs,
-		Channel: n.cfg.Channel, HelloInterval: n.cfg.HelloInterval,
+		Channel: n.cfg.Channel, HelloInterval: n.cfg.HelloInterval, CallSetupTimeout: n.cfg.CallSetupTimeout,
 	}
 	if n.cfg.Secrets != nil && secret == nil {
 		tc.LookupSecret = func(host string) ([]byte, bool) { return n.cfg.Secrets(peer, host) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 )
 
 func upLink(t *testing.T, secret string) *link {
@@ -170,5 +171,27 @@ func TestSessionCDNBeforeICRP(t *testing.T) {
 	}
 	if len(e.Events) != 0 {
 		t.Fatalf("events %v for a call never established", kinds(e.Events))
+	}
+}
+
+func TestSessionSetupTimeout(t *testing.T) {
+	l := upLink(t, "")
+	icrq := NewMessage(MsgICRQ).AddUint16(AVPAssignedSessionID, 66).AddUint32(AVPCallSerialNumber, 1)
+	if _, err := l.lns.Receive(l.now, rx(l.lns.ch.Nr(), 1), icrq.Append(nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	want := l.now.Add(30 * time.Second)
+	if d := l.lns.Deadline(); d.After(want) {
+		t.Fatalf("deadline %v, want by %v", d.Sub(t0), want.Sub(t0))
+	}
+	if e := l.lns.Tick(want.Add(-time.Millisecond)); l.lns.Calls() != 1 || len(e.Events) != 0 {
+		t.Fatal("call cleared early")
+	}
+	e := l.lns.Tick(want)
+	if l.lns.Calls() != 0 {
+		t.Fatal("unconnected call not cleared")
+	}
+	if r, _ := findMsg(t, e.Send, MsgCDN).Result(); r.Code != CDNTimeout {
+		t.Fatalf("CDN result %+v", r)
 	}
 }

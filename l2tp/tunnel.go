@@ -72,6 +72,9 @@ type TunnelConfig struct {
 	// the peer (60 s). HoldTime is how long a closing tunnel keeps its
 	// state to acknowledge retransmissions (RetransmitMax × 2).
 	HelloInterval, HoldTime time.Duration
+	// CallSetupTimeout bounds the time from ICRQ to ICCN; a call still
+	// unconnected then is cleared with CDN result 10 (30 s).
+	CallSetupTimeout time.Duration
 	// Rand supplies challenges and random vectors (crypto/rand when nil).
 	Rand io.Reader
 }
@@ -137,6 +140,7 @@ func (k EventKind) String() string {
 
 type call struct {
 	state  SessionState
+	setup  time.Time // deadline for reaching Established
 	info   CallInfo
 	params CallParams // LAC
 }
@@ -177,6 +181,9 @@ func NewTunnel(cfg TunnelConfig) *Tunnel {
 	if cfg.HoldTime == 0 {
 		cfg.HoldTime = 2 * cfg.Channel.RetransmitMax
 	}
+	if cfg.CallSetupTimeout == 0 {
+		cfg.CallSetupTimeout = 30 * time.Second
+	}
 	return &Tunnel{cfg: cfg, ch: NewChannel(cfg.Channel), calls: map[uint16]*call{}, nextSID: 1, secret: cfg.Secret}
 }
 
@@ -215,6 +222,11 @@ func (t *Tunnel) Deadline() time.Time {
 	switch t.state {
 	case TunnelEstablished:
 		earlier(t.helloAt)
+		for _, c := range t.calls {
+			if c.state != SessionEstablished {
+				earlier(c.setup)
+			}
+		}
 	case TunnelClosing:
 		earlier(t.closeAt)
 	case TunnelClosed:
@@ -340,6 +352,11 @@ func (t *Tunnel) Tick(now time.Time) Effects {
 		if !t.helloAt.IsZero() && !now.Before(t.helloAt) {
 			t.helloAt = now.Add(t.cfg.HelloInterval)
 			t.send(now, 0, NewMessage(MsgHello), &e)
+		}
+		for sid, c := range t.calls {
+			if c.state != SessionEstablished && !now.Before(c.setup) {
+				t.closeCall(now, sid, Result{Code: CDNTimeout, Message: "call setup timed out"}, &e)
+			}
 		}
 	}
 	return e

@@ -156,7 +156,7 @@ func (t *Tunnel) rxICRQ(now time.Time, hsid uint16, m *Message, e *Effects) erro
 		t.send(now, psid, cdn, e)
 		return fmt.Errorf("l2tp: no free session ID")
 	}
-	c := &call{state: SessionWaitConnect}
+	c := &call{state: SessionWaitConnect, setup: now.Add(t.cfg.CallSetupTimeout)}
 	c.info = CallInfo{TunnelID: t.cfg.LocalID, SessionID: sid, PeerTunnelID: t.peerID, PeerSessionID: psid, PeerHostName: t.peerHost}
 	c.info.fillICRQ(m)
 	t.calls[sid] = c
@@ -249,7 +249,7 @@ func (t *Tunnel) Call(now time.Time, p CallParams) (uint16, Effects, error) {
 	if p.BearerType == 0 {
 		p.BearerType = BearerDigital
 	}
-	c := &call{state: SessionWaitReply, params: p}
+	c := &call{state: SessionWaitReply, params: p, setup: now.Add(t.cfg.CallSetupTimeout)}
 	c.info = CallInfo{TunnelID: t.cfg.LocalID, SessionID: sid, PeerTunnelID: t.peerID, PeerHostName: t.peerHost,
 		SerialNumber: p.SerialNumber, BearerType: p.BearerType, CalledNumber: p.CalledNumber, CallingNumber: p.CallingNumber}
 	t.calls[sid] = c
