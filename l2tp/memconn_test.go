@@ -2,6 +2,7 @@ package l2tp
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -32,7 +33,9 @@ type memConn struct {
 	mute atomic.Bool // drop everything this conn sends
 	// dropEvery, when > 0, drops every dropEvery-th packet this conn sends.
 	dropEvery int
-	sent      atomic.Int64
+	// drop, when set, drops the packets it returns true for.
+	drop func(b []byte) bool
+	sent atomic.Int64
 }
 
 var _ PacketConn = (*memConn)(nil)
@@ -59,7 +62,7 @@ func (c *memConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 func (c *memConn) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
-	if n := c.sent.Add(1); c.mute.Load() || (c.dropEvery > 0 && n%int64(c.dropEvery) == 0) {
+	if n := c.sent.Add(1); c.mute.Load() || (c.dropEvery > 0 && n%int64(c.dropEvery) == 0) || (c.drop != nil && c.drop(b)) {
 		return len(b), nil
 	}
 	c.net.mu.Lock()
@@ -216,6 +219,53 @@ func TestDriverLossyNetwork(t *testing.T) {
 		}
 		if lnsConn.sent.Load() < 20 || lacConn.sent.Load() < 20 {
 			t.Fatalf("sent %d/%d packets", lnsConn.sent.Load(), lacConn.sent.Load())
+		}
+	})
+}
+
+// TestDriverCallSetupTimeout: the LNS's ICRP never arrives, so the LAC
+// clears the call with CDN result 10 and Call returns that result.
+func TestDriverCallSetupTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mn memNet
+		lnsConn, lacConn := mn.listen("192.0.2.1:1701"), mn.listen("192.0.2.2:1701")
+		lnsConn.drop = func(b []byte) bool {
+			_, body, err := ParseHeader(b)
+			if err != nil || len(body) == 0 {
+				return false
+			}
+			m, _ := ParseMessage(body, nil)
+			return m != nil && m.Type == MsgICRP
+		}
+		lns, _ := NewLNS(Config{Conn: lnsConn, Handler: newRecHandler(), Channel: ChannelConfig{MaxRetransmits: 10}})
+		lacH := newRecHandler()
+		lac, _ := NewLAC(Config{Conn: lacConn, Handler: lacH, CallSetupTimeout: 5 * time.Second})
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for _, s := range []func(context.Context) error{lns.Serve, lac.Serve} {
+			wg.Go(func() { s(ctx) })
+		}
+		defer wg.Wait()
+		defer cancel()
+		tid, err := lac.Dial(ctx, lnsConn.addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = lac.Call(ctx, tid, CallParams{})
+		var re *ResultError
+		if !errors.As(err, &re) || re.Result.Code != CDNTimeout || time.Since(start) != 5*time.Second {
+			t.Fatalf("Call: %v after %v", err, time.Since(start))
+		}
+		select {
+		case <-lacH.up:
+			t.Fatal("NewCall for a call that never connected")
+		default:
+		}
+		// The LNS got the CDN (matched by session ID) and forgot the call.
+		synctest.Wait()
+		if tuns := lns.Tunnels(); len(tuns) != 1 || tuns[0].Sessions != 0 {
+			t.Fatalf("LNS tunnels %+v", tuns)
 		}
 	})
 }

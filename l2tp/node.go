@@ -614,7 +614,7 @@ func (n *node) event(te *tunnelEntry, ev Event) {
 			return
 		}
 		te.log.Debug("call up", "sid", ev.SessionID, "peer_sid", c.info.PeerSessionID)
-	case EventCallDown:
+	case EventCallDown, EventCallFailed:
 		if w := te.callWait[ev.SessionID]; w != nil {
 			w <- callResult{err: &ResultError{ev.Result}}
 			delete(te.callWait, ev.SessionID)

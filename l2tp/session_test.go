@@ -169,8 +169,8 @@ func TestSessionCDNBeforeICRP(t *testing.T) {
 	if err != nil || l.lns.Calls() != 0 {
 		t.Fatalf("err %v calls %d", err, l.lns.Calls())
 	}
-	if len(e.Events) != 0 {
-		t.Fatalf("events %v for a call never established", kinds(e.Events))
+	if len(e.Events) != 1 || e.Events[0].Kind != EventCallFailed || e.Events[0].Result.Code != CDNAdmin {
+		t.Fatalf("events %+v, want one call-failed", e.Events)
 	}
 }
 
@@ -188,8 +188,8 @@ func TestSessionSetupTimeout(t *testing.T) {
 		t.Fatal("call cleared early")
 	}
 	e := l.lns.Tick(want)
-	if l.lns.Calls() != 0 {
-		t.Fatal("unconnected call not cleared")
+	if l.lns.Calls() != 0 || len(e.Events) != 1 || e.Events[0].Kind != EventCallFailed {
+		t.Fatalf("unconnected call not cleared: %+v", e.Events)
 	}
 	if r, _ := findMsg(t, e.Send, MsgCDN).Result(); r.Code != CDNTimeout {
 		t.Fatalf("CDN result %+v", r)

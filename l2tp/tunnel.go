@@ -88,6 +88,7 @@ const (
 	EventTunnelDown           // Result says why; the tunnel's calls went down first
 	EventCallUp               // a call is established; Call is set
 	EventCallDown             // an established call ended; Result says why
+	EventCallFailed           // a call ended before it was established; Result says why
 )
 
 // An Event is reported to the tunnel's owner after a transition.
@@ -129,13 +130,23 @@ func (s SessionState) String() string {
 	return fmt.Sprintf("SessionState(%d)", uint8(s))
 }
 
-var eventKindNames = [...]string{"", "tunnel-up", "tunnel-down", "call-up", "call-down"}
+var eventKindNames = [...]string{"", "tunnel-up", "tunnel-down", "call-up", "call-down", "call-failed"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventKindNames) && k != 0 {
 		return eventKindNames[k]
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// callEnded reports the end of call sid: EventCallDown if it was
+// established, EventCallFailed otherwise.
+func callEnded(sid uint16, c *call, r Result, e *Effects) {
+	k := EventCallFailed
+	if c.state == SessionEstablished {
+		k = EventCallDown
+	}
+	e.Events = append(e.Events, Event{Kind: k, SessionID: sid, Result: r})
 }
 
 type call struct {
@@ -316,10 +327,8 @@ func (t *Tunnel) stop(now time.Time, r Result, cause error, e *Effects) {
 // down reports the calls and the tunnel down and starts the hold time.
 func (t *Tunnel) down(now time.Time, r Result, cause error, e *Effects) {
 	for sid, c := range t.calls {
-		if c.state == SessionEstablished {
-			e.Events = append(e.Events, Event{Kind: EventCallDown, SessionID: sid, Result: Result{Code: CDNLostCarrier, Message: "tunnel down"}})
-		}
 		delete(t.calls, sid)
+		callEnded(sid, c, Result{Code: CDNLostCarrier, Message: "tunnel down"}, e)
 	}
 	t.state = TunnelClosing
 	t.closeAt = now.Add(t.cfg.HoldTime)

@@ -219,9 +219,7 @@ func (t *Tunnel) rxCDN(hsid uint16, m *Message, e *Effects) error {
 	}
 	r, _ := m.Result()
 	delete(t.calls, hsid)
-	if c.state == SessionEstablished {
-		e.Events = append(e.Events, Event{Kind: EventCallDown, SessionID: hsid, Result: r})
-	}
+	callEnded(hsid, c, r, e)
 	return nil
 }
 
@@ -268,7 +266,7 @@ func (t *Tunnel) Call(now time.Time, p CallParams) (uint16, Effects, error) {
 }
 
 // CloseCall sends CDN with result r for call sid (ours) and forgets it. An
-// established call reports EventCallDown.
+// established call reports EventCallDown, another EventCallFailed.
 func (t *Tunnel) CloseCall(now time.Time, sid uint16, r Result) (Effects, error) {
 	var e Effects
 	if t.calls[sid] == nil || t.state != TunnelEstablished {
@@ -285,7 +283,5 @@ func (t *Tunnel) closeCall(now time.Time, sid uint16, r Result, e *Effects) {
 	m.AddUint16(AVPAssignedSessionID, sid)
 	t.send(now, c.info.PeerSessionID, m, e)
 	delete(t.calls, sid)
-	if c.state == SessionEstablished {
-		e.Events = append(e.Events, Event{Kind: EventCallDown, SessionID: sid, Result: r})
-	}
+	callEnded(sid, c, r, e)
 }
