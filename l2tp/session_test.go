@@ -176,19 +176,20 @@ func TestSessionCDNBeforeICRP(t *testing.T) {
 
 func TestSessionSetupTimeout(t *testing.T) {
 	l := upLink(t, "")
+	l.call(CallParams{}) // established: not subject to the timeout
 	icrq := NewMessage(MsgICRQ).AddUint16(AVPAssignedSessionID, 66).AddUint32(AVPCallSerialNumber, 1)
-	if _, err := l.lns.Receive(l.now, rx(l.lns.ch.Nr(), 1), icrq.Append(nil, nil)); err != nil {
+	if _, err := l.lns.Receive(l.now, rx(l.lns.ch.Nr(), l.lns.ch.ns), icrq.Append(nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	want := l.now.Add(30 * time.Second)
 	if d := l.lns.Deadline(); d.After(want) {
 		t.Fatalf("deadline %v, want by %v", d.Sub(t0), want.Sub(t0))
 	}
-	if e := l.lns.Tick(want.Add(-time.Millisecond)); l.lns.Calls() != 1 || len(e.Events) != 0 {
+	if e := l.lns.Tick(want.Add(-time.Millisecond)); l.lns.Calls() != 2 || len(e.Events) != 0 {
 		t.Fatal("call cleared early")
 	}
 	e := l.lns.Tick(want)
-	if l.lns.Calls() != 0 || len(e.Events) != 1 || e.Events[0].Kind != EventCallFailed {
+	if l.lns.Calls() != 1 || len(e.Events) != 1 || e.Events[0].Kind != EventCallFailed {
 		t.Fatalf("unconnected call not cleared: %+v", e.Events)
 	}
 	if r, _ := findMsg(t, e.Send, MsgCDN).Result(); r.Code != CDNTimeout {

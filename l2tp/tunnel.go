@@ -139,6 +139,31 @@ func (k EventKind) String() string {
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
 
+type setupEntry struct {
+	sid      uint16
+	deadline time.Time
+}
+
+// addCall registers a new, unestablished call.
+func (t *Tunnel) addCall(now time.Time, sid uint16, c *call) {
+	c.setup = now.Add(t.cfg.CallSetupTimeout)
+	t.calls[sid] = c
+	t.setupQ = append(t.setupQ, setupEntry{sid, c.setup})
+}
+
+// setupDeadline is the earliest setup deadline of a call not yet
+// established (zero when none).
+func (t *Tunnel) setupDeadline() time.Time {
+	for len(t.setupQ) > 0 {
+		q := t.setupQ[0]
+		if c := t.calls[q.sid]; c != nil && c.state != SessionEstablished && c.setup.Equal(q.deadline) {
+			return q.deadline
+		}
+		t.setupQ = t.setupQ[1:]
+	}
+	return time.Time{}
+}
+
 // callEnded reports the end of call sid: EventCallDown if it was
 // established, EventCallFailed otherwise.
 func callEnded(sid uint16, c *call, r Result, e *Effects) {
@@ -175,8 +200,12 @@ type Tunnel struct {
 	// acknowledged.
 	initiatedClose bool
 	calls          map[uint16]*call
-	nextSID        uint16
-	nextSerial     uint32
+	// setupQ holds the calls not yet established in creation order, which
+	// is also deadline order (one CallSetupTimeout); stale entries are
+	// skipped lazily.
+	setupQ     []setupEntry
+	nextSID    uint16
+	nextSerial uint32
 }
 
 // NewTunnel returns a tunnel in state Idle. A LAC then calls Open; a LNS
@@ -233,11 +262,7 @@ func (t *Tunnel) Deadline() time.Time {
 	switch t.state {
 	case TunnelEstablished:
 		earlier(t.helloAt)
-		for _, c := range t.calls {
-			if c.state != SessionEstablished {
-				earlier(c.setup)
-			}
-		}
+		earlier(t.setupDeadline())
 	case TunnelClosing:
 		earlier(t.closeAt)
 	case TunnelClosed:
@@ -362,10 +387,8 @@ func (t *Tunnel) Tick(now time.Time) Effects {
 			t.helloAt = now.Add(t.cfg.HelloInterval)
 			t.send(now, 0, NewMessage(MsgHello), &e)
 		}
-		for sid, c := range t.calls {
-			if c.state != SessionEstablished && !now.Before(c.setup) {
-				t.closeCall(now, sid, Result{Code: CDNTimeout, Message: "call setup timed out"}, &e)
-			}
+		for d := t.setupDeadline(); !d.IsZero() && !now.Before(d); d = t.setupDeadline() {
+			t.closeCall(now, t.setupQ[0].sid, Result{Code: CDNTimeout, Message: "call setup timed out"}, &e)
 		}
 	}
 	return e

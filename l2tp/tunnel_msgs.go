@@ -156,10 +156,10 @@ func (t *Tunnel) rxICRQ(now time.Time, hsid uint16, m *Message, e *Effects) erro
 		t.send(now, psid, cdn, e)
 		return fmt.Errorf("l2tp: no free session ID")
 	}
-	c := &call{state: SessionWaitConnect, setup: now.Add(t.cfg.CallSetupTimeout)}
+	c := &call{state: SessionWaitConnect}
 	c.info = CallInfo{TunnelID: t.cfg.LocalID, SessionID: sid, PeerTunnelID: t.peerID, PeerSessionID: psid, PeerHostName: t.peerHost}
 	c.info.fillICRQ(m)
-	t.calls[sid] = c
+	t.addCall(now, sid, c)
 	r := NewMessage(MsgICRP)
 	r.AddUint16(AVPAssignedSessionID, sid)
 	t.send(now, psid, r, e)
@@ -247,10 +247,10 @@ func (t *Tunnel) Call(now time.Time, p CallParams) (uint16, Effects, error) {
 	if p.BearerType == 0 {
 		p.BearerType = BearerDigital
 	}
-	c := &call{state: SessionWaitReply, params: p, setup: now.Add(t.cfg.CallSetupTimeout)}
+	c := &call{state: SessionWaitReply, params: p}
 	c.info = CallInfo{TunnelID: t.cfg.LocalID, SessionID: sid, PeerTunnelID: t.peerID, PeerHostName: t.peerHost,
 		SerialNumber: p.SerialNumber, BearerType: p.BearerType, CalledNumber: p.CalledNumber, CallingNumber: p.CallingNumber}
-	t.calls[sid] = c
+	t.addCall(now, sid, c)
 	m := NewMessage(MsgICRQ)
 	m.AddUint16(AVPAssignedSessionID, sid)
 	m.AddUint32(AVPCallSerialNumber, p.SerialNumber)
