@@ -76,11 +76,11 @@ func (l *LAC) Dial(ctx context.Context, peer netip.AddrPort, secret []byte) (uin
 			t: NewTunnel(l.tunnelConfig(tid, peer.Addr(), secret)), peer: peer, calls: map[uint16]*Call{},
 			log: l.log.With("tid", tid, "peer", peer), upWait: wait, callWait: map[uint16]chan callResult{},
 		}
-		l.tunnels[tid] = te
+		l.addTunnel(te)
 		e, oerr := te.t.Open(time.Now())
 		if oerr != nil {
 			err = oerr
-			delete(l.tunnels, tid)
+			l.removeTunnel(te)
 			return
 		}
 		l.apply(te, e)

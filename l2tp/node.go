@@ -1,6 +1,7 @@
 package l2tp
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -192,6 +193,8 @@ type tunnelEntry struct {
 	peer netip.AddrPort
 	log  *slog.Logger
 	key  sccrqKey
+	due  time.Time // the tunnel's deadline, as ordered in node.timers
+	hidx int       // index in node.timers; -1 once removed
 	// calls the handler accepted, by our session ID.
 	calls map[uint16]*Call
 	// LAC: who waits for the tunnel or its calls to come up.
@@ -231,6 +234,7 @@ type node struct {
 	// Loop goroutine only.
 	tunnels map[uint16]*tunnelEntry
 	bySCCRQ map[sccrqKey]uint16
+	timers  tunnelHeap
 
 	// calls is read by the reader goroutine, written by the loop.
 	callsMu sync.RWMutex
@@ -374,24 +378,24 @@ loop:
 }
 
 func (n *node) resetTimer(timer *time.Timer) {
-	// TODO(l2tp): a deadline heap when tunnels number in the thousands.
-	var next time.Time
-	for _, te := range n.tunnels {
-		if d := te.t.Deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
-			next = d
-		}
-	}
 	wait := time.Hour
-	if !next.IsZero() {
-		wait = max(time.Until(next), 0)
+	if len(n.timers) > 0 && n.timers[0].due != farFuture {
+		wait = min(max(time.Until(n.timers[0].due), 0), time.Hour)
 	}
 	timer.Reset(wait)
 }
 
+// tick runs the timers of every tunnel that is due.
 func (n *node) tick(now time.Time) {
-	for _, te := range n.tunnels {
-		if d := te.t.Deadline(); !d.IsZero() && !now.Before(d) {
-			n.apply(te, te.t.Tick(now))
+	for range len(n.timers) { // each due tunnel once, even if it stays due
+		if len(n.timers) == 0 || n.timers[0].due.After(now) {
+			return
+		}
+		te := n.timers[0]
+		n.apply(te, te.t.Tick(now))
+		if te.hidx == 0 && !te.due.After(now) {
+			te.due = now.Add(time.Millisecond) // defensive: never spin on one tunnel
+			heap.Fix(&n.timers, 0)
 		}
 	}
 }
@@ -544,7 +548,7 @@ func (n *node) newPeerTunnel(from netip.AddrPort, body []byte) *tunnelEntry {
 		t: NewTunnel(n.tunnelConfig(tid, from.Addr(), nil)), peer: from, key: key, calls: map[uint16]*Call{},
 		log: n.log.With("tid", tid, "peer", from),
 	}
-	n.tunnels[tid] = te
+	n.addTunnel(te)
 	n.bySCCRQ[key] = tid
 	return te
 }
@@ -560,11 +564,66 @@ func (n *node) apply(te *tunnelEntry, e Effects) {
 		n.event(te, ev)
 	}
 	if te.t.State() == TunnelClosed {
-		delete(n.tunnels, te.t.LocalID())
-		if n.bySCCRQ[te.key] == te.t.LocalID() {
-			delete(n.bySCCRQ, te.key)
-		}
+		n.removeTunnel(te)
+		return
 	}
+	n.reschedule(te)
+}
+
+// addTunnel registers te with the loop and its timer heap.
+func (n *node) addTunnel(te *tunnelEntry) {
+	n.tunnels[te.t.LocalID()] = te
+	te.due = farFuture
+	heap.Push(&n.timers, te)
+}
+
+// removeTunnel forgets te (idempotent).
+func (n *node) removeTunnel(te *tunnelEntry) {
+	if te.hidx < 0 {
+		return
+	}
+	heap.Remove(&n.timers, te.hidx)
+	delete(n.tunnels, te.t.LocalID())
+	if n.bySCCRQ[te.key] == te.t.LocalID() {
+		delete(n.bySCCRQ, te.key)
+	}
+}
+
+// reschedule moves te in the timer heap to its tunnel's deadline.
+func (n *node) reschedule(te *tunnelEntry) {
+	if te.hidx < 0 {
+		return
+	}
+	te.due = te.t.Deadline()
+	if te.due.IsZero() {
+		te.due = farFuture
+	}
+	heap.Fix(&n.timers, te.hidx)
+}
+
+var farFuture = time.Unix(1<<62, 0)
+
+// tunnelHeap orders tunnels by their next deadline.
+type tunnelHeap []*tunnelEntry
+
+func (h tunnelHeap) Len() int           { return len(h) }
+func (h tunnelHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h tunnelHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+func (h *tunnelHeap) Push(x any) {
+	te := x.(*tunnelEntry)
+	te.hidx = len(*h)
+	*h = append(*h, te)
+}
+func (h *tunnelHeap) Pop() any {
+	old := *h
+	te := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	te.hidx = -1
+	return te
 }
 
 func (n *node) event(te *tunnelEntry, ev Event) {
