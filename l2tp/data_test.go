@@ -117,3 +117,30 @@ func TestReceiveDataIPWriterAllocs(t *testing.T) {
 		t.Fatalf("%v allocs per frame, %d bytes written, stats %+v", allocs, got, st)
 	}
 }
+
+func BenchmarkReceiveDataIP(b *testing.B) {
+	n := &node{cfg: Config{Handler: newRecHandler()}}
+	c := &Call{n: n}
+	c.SetIPWriter(func(uint16, []byte) {})
+	hd := Header{}
+	pkt := AppendData(nil, &hd, ProtoIPv4, make([]byte, 1400))
+	var h Header
+	b.SetBytes(int64(len(pkt)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p, _ := h.Decode(pkt)
+		n.receiveData(c, &h, p)
+	}
+}
+
+func BenchmarkAppendData(b *testing.B) {
+	h := Header{HasSeq: true, TunnelID: 1, SessionID: 2}
+	payload := make([]byte, 1400)
+	buf := make([]byte, 0, 2048)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendData(buf[:0], &h, ProtoIPv4, payload)
+		h.Ns++
+	}
+}
