@@ -25,5 +25,7 @@
 // tie-breaking (we never initiate towards an LNS that initiates towards us;
 // the Tie Breaker AVP is parsed and ignored), Appendix A slow start and
 // congestion avoidance, hiding AVPs other than the proxy authentication
-// response on send, IP fragmentation concerns (MTU is the session layer's).
+// response on send, hidden AVPs inside SCCRQ (the secret is chosen from
+// its Host Name, so they cannot be unhidden), IP fragmentation concerns
+// (MTU is the session layer's).
 package l2tp
