@@ -126,6 +126,10 @@ func (d *daemon) start() error {
 		if err != nil {
 			return err
 		}
+		// Our own IPCP address is never handed to a subscriber.
+		if local := netip.MustParseAddr(cfg.PPP.LocalIP); pool.Contains(local) {
+			pool.Reserve(local)
+		}
 		d.pools = append(d.pools, pool)
 	}
 	if d.local, err = aaa.NewLocal(cfg.Auth.UsersFile); err != nil {
