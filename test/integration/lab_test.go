@@ -27,12 +27,12 @@ import (
 // sub; inet (198.51.100.2) is the far end subscribers ping through the BNG.
 type Lab struct {
 	*netnstest.Lab
-	t                  *testing.T
-	Sub, BNG, Inet     string
-	Dir                string
-	Config, Socket     string
-	AcctFile           string
-	Daemon             *netnstest.Proc
+	t              *testing.T
+	Sub, BNG, Inet string
+	Dir            string
+	Config, Socket string
+	AcctFile       string
+	Daemon         *netnstest.Proc
 }
 
 const (
@@ -151,7 +151,8 @@ type acctRecord struct {
 	SessionID string  `json:"session_id"`
 	User      string  `json:"username"`
 	IP        string  `json:"ip"`
-	In, Out   uint64  `json:"input_octets"`
+	In        uint64  `json:"input_octets"`
+	Out       uint64  `json:"output_octets"`
 	Cause     string  `json:"terminate_cause"`
 	Time      float64 `json:"session_time_s"`
 }

@@ -188,7 +188,11 @@ func TestIntegrationCapture(t *testing.T) {
 	l := newLab(t, LabOptions{Users: 4, Extra: ""})
 	pcap := filepath.Join(l.Dir, "acc0.pcap")
 	ts := l.Start(l.BNG, "tshark", "-q", "-i", "acc0", "-w", pcap)
-	time.Sleep(2 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := ts.WaitOutput(ctx, "Capture started"); err != nil {
+		t.Fatal(err)
+	}
 	l.StartDaemon()
 	if out, err := l.Loadgen("-n", "2", "--auth", "chap", "--ping", inetAddr); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -199,13 +203,11 @@ func TestIntegrationCapture(t *testing.T) {
 	time.Sleep(time.Second)
 	ts.Stop(5 * time.Second)
 	os.Chmod(pcap, 0o644)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "tshark", "-r", pcap, "-Y", "_ws.malformed || _ws.expert.severity == error").CombinedOutput()
+	out, err := exec.CommandContext(ctx, "tshark", "-r", pcap, "-Y", "_ws.malformed || _ws.expert.severity == error").Output()
 	if err != nil || strings.TrimSpace(string(out)) != "" {
 		t.Errorf("malformed packets in capture (err %v):\n%s", err, out)
 	}
-	out, _ = exec.CommandContext(ctx, "tshark", "-r", pcap, "-T", "fields", "-e", "_ws.col.Protocol").CombinedOutput()
+	out, _ = exec.CommandContext(ctx, "tshark", "-r", pcap, "-T", "fields", "-e", "_ws.col.Protocol").Output()
 	for _, proto := range []string{"PPPoED", "PPP LCP", "PPP CHAP", "PPP PAP", "PPP IPCP", "ICMP"} {
 		if !strings.Contains(string(out), proto) {
 			t.Errorf("capture has no %s packets; protocols seen:\n%s", proto, uniq(string(out)))
