@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -17,6 +18,7 @@ import (
 type rtnl struct {
 	sockets map[int]*nl.SocketHandle
 	ioctlFd int
+	ops     atomic.Uint64 // netlink requests sent, for tests and benchmarks
 }
 
 func newRTNL() (*rtnl, error) {
@@ -39,6 +41,7 @@ func (r *rtnl) close() {
 
 func (r *rtnl) exec(req *nl.NetlinkRequest) error {
 	req.Sockets = r.sockets
+	r.ops.Add(1)
 	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
 	return err
 }
