@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bngbox/bngbox/pkg/dataplane"
 )
@@ -45,6 +46,7 @@ type tunDev struct {
 	name string
 	idx  int
 	mtu  atomic.Int32
+	stop atomic.Bool   // set by Close before it wakes the reader
 	done chan struct{} // closed when runTUNReader returns
 }
 
@@ -232,6 +234,9 @@ func (s *session) runTUNReader(d *tunDev) {
 		}
 		n, err := d.f.Read(buf[maxHdr:])
 		if err != nil {
+			if d.stop.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
 			if !errors.Is(err, os.ErrClosed) {
 				s.log.Error("tun read failed", "iface", d.name, slog.Any("err", err))
 			}
@@ -268,9 +273,12 @@ func (s *session) Stats() dataplane.Stats {
 	}
 }
 
-// Close removes the demux entry and deletes the TUN device (closing the
-// last file descriptor of a non-persistent TUN deletes it synchronously
-// once the reader has returned).
+// Close removes the demux entry and stops the device's reader; no frame
+// moves after it returns. The device itself is deleted by closing its last
+// file descriptor, which costs the kernel tens of milliseconds (netdev
+// unregistration waits for RCU grace periods): with Options.SyncClose that
+// happens before Close returns, otherwise in the background with bounded
+// concurrency (Dataplane.WaitDeleted and Dataplane.Close wait for it).
 func (s *session) Close() error {
 	s.upMu.Lock()
 	defer s.upMu.Unlock()
@@ -287,6 +295,31 @@ func (s *session) Close() error {
 	if d == nil {
 		return nil
 	}
+	// Wake the reader without closing the file, so that the expensive
+	// close(2) runs where we choose, not in the reader goroutine.
+	d.stop.Store(true)
+	if err := d.f.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		return s.deleteDev(d)
+	}
+	<-d.done
+	if s.dp.opts.SyncClose {
+		return s.deleteDev(d)
+	}
+	s.dp.reap.Add(1)
+	go func() {
+		defer s.dp.reap.Done()
+		s.dp.reapSem <- struct{}{}
+		defer func() { <-s.dp.reapSem }()
+		if err := s.deleteDev(d); err != nil {
+			s.log.Error("delete interface failed", "iface", d.name, slog.Any("err", err))
+		}
+	}()
+	return nil
+}
+
+// deleteDev closes the device's file, which deletes the (non-persistent)
+// TUN device, and waits for its reader.
+func (s *session) deleteDev(d *tunDev) error {
 	err := d.f.Close()
 	<-d.done
 	if err != nil {

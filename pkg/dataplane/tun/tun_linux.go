@@ -26,6 +26,12 @@ type Options struct {
 	NamePrefix string
 	// KeepLeftovers skips removing marked interfaces at start.
 	KeepLeftovers bool
+	// SyncClose makes Session.Close wait until the kernel has deleted the
+	// interface (tens of milliseconds). By default deletion runs in the
+	// background, at most MaxDeleting at a time.
+	SyncClose bool
+	// MaxDeleting bounds concurrent background deletions; 0 means 16.
+	MaxDeleting int
 }
 
 // A Dataplane is the userspace backend: one AF_PACKET socket per access
@@ -36,6 +42,9 @@ type Dataplane struct {
 	log  *slog.Logger
 	opts Options
 	nl   *rtnl
+
+	reap    sync.WaitGroup // background interface deletions
+	reapSem chan struct{}  // bounds them
 
 	mu     sync.Mutex
 	ports  map[*port]struct{} // guarded by mu
@@ -56,6 +65,9 @@ func New(log *slog.Logger, opts Options) (*Dataplane, error) {
 	if opts.HoldFrames <= 0 {
 		opts.HoldFrames = 16
 	}
+	if opts.MaxDeleting <= 0 {
+		opts.MaxDeleting = 16
+	}
 	if opts.NamePrefix == "" {
 		opts.NamePrefix = "ppp"
 	}
@@ -72,8 +84,12 @@ func New(log *slog.Logger, opts Options) (*Dataplane, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{})}, nil
+	return &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{}),
+		reapSem: make(chan struct{}, opts.MaxDeleting)}, nil
 }
+
+// WaitDeleted blocks until the interfaces of every closed session are gone.
+func (d *Dataplane) WaitDeleted() { d.reap.Wait() }
 
 // Kind returns "userspace".
 func (d *Dataplane) Kind() string { return "userspace" }
@@ -155,6 +171,7 @@ func (d *Dataplane) Close() error {
 	for p := range ports {
 		errs = append(errs, p.close())
 	}
+	d.reap.Wait()
 	d.nl.close()
 	return errors.Join(errs...)
 }

@@ -15,6 +15,8 @@ type Options struct {
 	HoldFrames    int
 	NamePrefix    string
 	KeepLeftovers bool
+	SyncClose     bool
+	MaxDeleting   int
 }
 
 // Dataplane is the userspace backend; it exists only on Linux.
