@@ -283,3 +283,23 @@ func BenchmarkDemux(b *testing.B) {
 		}
 	}
 }
+
+func TestUnitAlloc(t *testing.T) {
+	var u unitAlloc
+	for i := range 130 {
+		if got := u.get(); got != i {
+			t.Fatalf("get #%d = %d", i, got)
+		}
+	}
+	u.put(70)
+	u.put(3)
+	if got := u.get(); got != 3 {
+		t.Errorf("lowest free = %d, want 3", got)
+	}
+	if got := u.get(); got != 70 {
+		t.Errorf("next free = %d, want 70", got)
+	}
+	if got := u.get(); got != 130 {
+		t.Errorf("after refill = %d, want 130", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bngbox/bngbox/pkg/dataplane"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultMTU is the session MTU when LinkConfig.MTU is 0 (RFC 2516 §7).
@@ -44,6 +45,7 @@ type session struct {
 type tunDev struct {
 	f    *os.File
 	name string
+	unit int
 	idx  int
 	mtu  atomic.Int32
 	stop atomic.Bool   // set by Close before it wakes the reader
@@ -157,15 +159,15 @@ func validate(cfg dataplane.LinkConfig) error {
 
 // create makes and configures the TUN device and starts its reader.
 func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
-	nl := s.dp.nl
-	f, name, idx, err := nl.openTUN(s.dp.opts.NamePrefix)
+	f, unit, idx, err := s.dp.newTUN()
 	if err != nil {
 		return nil, err
 	}
-	d := &tunDev{f: f, name: name, idx: idx, done: make(chan struct{})}
+	d := &tunDev{f: f, name: f.Name(), unit: unit, idx: idx, done: make(chan struct{})}
 	d.mtu.Store(int32(cfg.MTU))
 	if err := s.apply(d, dataplane.LinkConfig{}, cfg); err != nil {
 		f.Close()
+		s.dp.units.put(unit)
 		return nil, err
 	}
 	go s.runTUNReader(d)
@@ -186,12 +188,22 @@ func (s *session) reconfigure(d *tunDev, cfg dataplane.LinkConfig) error {
 	return err
 }
 
-// apply moves the device from config old to cfg; a zero old means a new
-// device (one RTM_NEWLINK plus one RTM_NEWADDR per family).
+// apply moves the device from config old to cfg. A zero old means a new
+// device: RTM_NEWLINK (MTU, group, no automatic IPv6 address), one
+// RTM_NEWADDR per family, RTM_NEWLINK (up).
 func (s *session) apply(d *tunDev, old, cfg dataplane.LinkConfig) error {
 	nl := s.dp.nl
-	if old.MTU != cfg.MTU {
-		if err := nl.linkSet(d.idx, cfg.MTU, s.dp.opts.Group); err != nil {
+	create := old == dataplane.LinkConfig{}
+	if create {
+		err := nl.linkSet(d.idx, cfg.MTU, s.dp.opts.Group, true, false)
+		if errors.Is(err, unix.EAFNOSUPPORT) { // no IPv6 in this kernel
+			err = nl.linkSet(d.idx, cfg.MTU, s.dp.opts.Group, false, false)
+		}
+		if err != nil {
+			return err
+		}
+	} else if old.MTU != cfg.MTU {
+		if err := nl.linkSet(d.idx, cfg.MTU, 0, false, false); err != nil {
 			return err
 		}
 	}
@@ -218,6 +230,9 @@ func (s *session) apply(d *tunDev, old, cfg dataplane.LinkConfig) error {
 				return err
 			}
 		}
+	}
+	if create {
+		return nl.linkSet(d.idx, 0, 0, false, true)
 	}
 	return nil
 }
@@ -322,6 +337,7 @@ func (s *session) Close() error {
 func (s *session) deleteDev(d *tunDev) error {
 	err := d.f.Close()
 	<-d.done
+	s.dp.units.put(d.unit)
 	if err != nil {
 		return fmt.Errorf("tun: close %s: %w", d.name, err)
 	}

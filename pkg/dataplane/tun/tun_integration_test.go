@@ -255,8 +255,8 @@ func TestIntegrationSession(t *testing.T) {
 	if err := s.Up(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.dp.nl.ops.Load() - ops; n != 2 {
-		t.Errorf("Up made %d netlink requests, want 2", n)
+	if n := e.dp.nl.ops.Load() - ops; n != 3 {
+		t.Errorf("Up made %d netlink requests, want 3", n)
 	}
 	ifname := s.Interface()
 	if !regexp.MustCompile(`^ppp[0-9]+$`).MatchString(ifname) {
@@ -381,8 +381,8 @@ func TestIntegrationSession(t *testing.T) {
 	if err := s2.Up(dataplane.LinkConfig{LocalIP: localIP, PeerIP: peerIP, LocalIfaceID: 1, PeerIfaceID: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.dp.nl.ops.Load() - ops; n != 3 {
-		t.Errorf("dual-stack Up made %d netlink requests, want 3", n)
+	if n := e.dp.nl.ops.Load() - ops; n != 4 {
+		t.Errorf("dual-stack Up made %d netlink requests, want 4", n)
 	}
 	link2, err := netlink.LinkByName(s2.Interface())
 	if err != nil {
@@ -398,7 +398,7 @@ func TestIntegrationSession(t *testing.T) {
 			found = true
 		}
 	}
-	if !found {
+	if !found || len(addrs) != 1 {
 		t.Errorf("IPv6 addrs = %v, want fe80::1 peer fe80::2", addrs)
 	}
 	name2 := s2.Interface()

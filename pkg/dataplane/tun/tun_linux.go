@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strconv"
 	"sync"
 
 	"github.com/bngbox/bngbox/internal/afpacket"
 	"github.com/bngbox/bngbox/pkg/dataplane"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultGroup is the link group stamped on every interface the dataplane
@@ -43,6 +46,7 @@ type Dataplane struct {
 	opts Options
 	nl   *rtnl
 
+	units   unitAlloc
 	reap    sync.WaitGroup // background interface deletions
 	reapSem chan struct{}  // bounds them
 
@@ -86,6 +90,25 @@ func New(log *slog.Logger, opts Options) (*Dataplane, error) {
 	}
 	return &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{}),
 		reapSem: make(chan struct{}, opts.MaxDeleting)}, nil
+}
+
+// newTUN creates the session device with the lowest free unit. A unit
+// whose name some other device holds stays marked used and is skipped.
+func (d *Dataplane) newTUN() (*os.File, int, int, error) {
+	for range 64 {
+		unit := d.units.get()
+		f, idx, err := d.nl.openTUN(d.opts.NamePrefix + strconv.Itoa(unit))
+		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
+			d.log.Warn("interface name taken, skipping unit", "unit", unit)
+			continue
+		}
+		if err != nil {
+			d.units.put(unit)
+			return nil, 0, 0, err
+		}
+		return f, unit, idx, nil
+	}
+	return nil, 0, 0, errors.New("tun: no free interface unit after 64 names taken")
 }
 
 // WaitDeleted blocks until the interfaces of every closed session are gone.
