@@ -1,6 +1,7 @@
 package tun
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -93,12 +94,15 @@ func (r *rtnl) ifindex(name string) (int, error) {
 // it) when the device comes up: that made each link-up cost milliseconds
 // and grow with the number of interfaces. The kernel applies IFLA_AF_SPEC
 // after the flags, so callers set it before bringing the device up.
-func (r *rtnl) linkSet(idx, mtu int, group uint32, noAddrGen, up bool) error {
+func (r *rtnl) linkSet(idx, mtu int, group uint32, noAddrGen bool, state linkState) error {
 	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_ACK)
 	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
 	msg.Index = int32(idx)
-	if up {
+	switch state {
+	case linkUp:
 		msg.Flags = unix.IFF_UP
+		msg.Change = unix.IFF_UP
+	case linkDown:
 		msg.Change = unix.IFF_UP
 	}
 	req.AddData(msg)
@@ -115,11 +119,20 @@ func (r *rtnl) linkSet(idx, mtu int, group uint32, noAddrGen, up bool) error {
 		req.AddData(spec)
 	}
 	if err := r.exec(req); err != nil {
-		return fmt.Errorf("tun: ip link set %d mtu %d group %d (addrgenmode none %v, up %v): %w",
-			idx, mtu, group, noAddrGen, up, err)
+		return fmt.Errorf("tun: ip link set %d mtu %d group %d (addrgenmode none %v, state %d): %w",
+			idx, mtu, group, noAddrGen, state, err)
 	}
 	return nil
 }
+
+// linkState says whether linkSet changes IFF_UP.
+type linkState int8
+
+const (
+	linkKeep linkState = iota
+	linkUp
+	linkDown
+)
 
 // inet6AddrGenModeNone is IN6_ADDR_GEN_MODE_NONE (linux/if_link.h).
 const inet6AddrGenModeNone = 1
@@ -146,7 +159,13 @@ func (r *rtnl) addr(add bool, idx int, local, peer netip.Addr, plen int) error {
 	req.AddData(msg)
 	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, local.AsSlice()))
 	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, peer.AsSlice()))
-	if err := r.exec(req); err != nil {
+	err := r.exec(req)
+	if !add && errors.Is(err, unix.EADDRNOTAVAIL) {
+		// Already gone: IPv6 addresses go with link-down on a parked
+		// device unless keep_addr_on_down is set.
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("tun: ip addr %s %s/%d peer %s dev %d: %w", verb, local, plen, peer, idx, err)
 	}
 	return nil

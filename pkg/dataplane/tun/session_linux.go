@@ -49,7 +49,7 @@ type tunDev struct {
 	idx  int
 	mtu  atomic.Int32
 	stop atomic.Bool   // set by Close before it wakes the reader
-	done chan struct{} // closed when runTUNReader returns
+	done chan struct{} // closed when runTUNReader returns; nil if it never ran
 }
 
 var _ dataplane.Session = (*session)(nil)
@@ -157,19 +157,42 @@ func validate(cfg dataplane.LinkConfig) error {
 	return nil
 }
 
-// create makes and configures the TUN device and starts its reader.
+// create takes an idle device or makes a new one, configures it, brings it
+// up and starts its reader.
 func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
-	f, unit, idx, err := s.dp.newTUN()
-	if err != nil {
-		return nil, err
+	nl := s.dp.nl
+	d, old := s.dp.takeIdle()
+	if d == nil {
+		f, unit, idx, err := s.dp.newTUN()
+		if err != nil {
+			return nil, err
+		}
+		d = &tunDev{f: f, name: f.Name(), unit: unit, idx: idx}
+		err = nl.linkSet(idx, cfg.MTU, s.dp.opts.Group, true, linkKeep)
+		if errors.Is(err, unix.EAFNOSUPPORT) { // no IPv6 in this kernel
+			err = nl.linkSet(idx, cfg.MTU, s.dp.opts.Group, false, linkKeep)
+		}
+		if err != nil {
+			s.dp.deleteDev(d)
+			return nil, err
+		}
+		old = dataplane.LinkConfig{MTU: cfg.MTU}
+	} else if err := d.f.SetReadDeadline(time.Time{}); err != nil {
+		s.dp.deleteDev(d)
+		return nil, fmt.Errorf("tun: reuse %s: %w", d.name, err)
 	}
-	d := &tunDev{f: f, name: f.Name(), unit: unit, idx: idx, done: make(chan struct{})}
+	d.stop.Store(false)
+	d.done = nil // no reader until the device is configured
 	d.mtu.Store(int32(cfg.MTU))
-	if err := s.apply(d, dataplane.LinkConfig{}, cfg); err != nil {
-		f.Close()
-		s.dp.units.put(unit)
+	err := s.apply(d, old, cfg)
+	if err == nil {
+		err = nl.linkSet(d.idx, 0, 0, false, linkUp)
+	}
+	if err != nil {
+		s.dp.deleteDev(d)
 		return nil, err
 	}
+	d.done = make(chan struct{})
 	go s.runTUNReader(d)
 	return d, nil
 }
@@ -188,22 +211,12 @@ func (s *session) reconfigure(d *tunDev, cfg dataplane.LinkConfig) error {
 	return err
 }
 
-// apply moves the device from config old to cfg. A zero old means a new
-// device: RTM_NEWLINK (MTU, group, no automatic IPv6 address), one
-// RTM_NEWADDR per family, RTM_NEWLINK (up).
+// apply moves the device from config old to cfg: at most one RTM_NEWLINK
+// (MTU) and one RTM_DELADDR + RTM_NEWADDR per family.
 func (s *session) apply(d *tunDev, old, cfg dataplane.LinkConfig) error {
 	nl := s.dp.nl
-	create := old == dataplane.LinkConfig{}
-	if create {
-		err := nl.linkSet(d.idx, cfg.MTU, s.dp.opts.Group, true, false)
-		if errors.Is(err, unix.EAFNOSUPPORT) { // no IPv6 in this kernel
-			err = nl.linkSet(d.idx, cfg.MTU, s.dp.opts.Group, false, false)
-		}
-		if err != nil {
-			return err
-		}
-	} else if old.MTU != cfg.MTU {
-		if err := nl.linkSet(d.idx, cfg.MTU, 0, false, false); err != nil {
+	if old.MTU != cfg.MTU {
+		if err := nl.linkSet(d.idx, cfg.MTU, 0, false, linkKeep); err != nil {
 			return err
 		}
 	}
@@ -230,9 +243,6 @@ func (s *session) apply(d *tunDev, old, cfg dataplane.LinkConfig) error {
 				return err
 			}
 		}
-	}
-	if create {
-		return nl.linkSet(d.idx, 0, 0, false, true)
 	}
 	return nil
 }
@@ -314,32 +324,26 @@ func (s *session) Close() error {
 	// close(2) runs where we choose, not in the reader goroutine.
 	d.stop.Store(true)
 	if err := d.f.SetReadDeadline(time.Unix(1, 0)); err != nil {
-		return s.deleteDev(d)
+		d.f.Close()
+		<-d.done
+		s.dp.units.put(d.unit)
+		return fmt.Errorf("tun: close %s: %w", d.name, err)
 	}
 	<-d.done
+	if s.dp.park(d, s.cfg) {
+		return nil
+	}
 	if s.dp.opts.SyncClose {
-		return s.deleteDev(d)
+		return s.dp.deleteDev(d)
 	}
 	s.dp.reap.Add(1)
 	go func() {
 		defer s.dp.reap.Done()
 		s.dp.reapSem <- struct{}{}
 		defer func() { <-s.dp.reapSem }()
-		if err := s.deleteDev(d); err != nil {
+		if err := s.dp.deleteDev(d); err != nil {
 			s.log.Error("delete interface failed", "iface", d.name, slog.Any("err", err))
 		}
 	}()
-	return nil
-}
-
-// deleteDev closes the device's file, which deletes the (non-persistent)
-// TUN device, and waits for its reader.
-func (s *session) deleteDev(d *tunDev) error {
-	err := d.f.Close()
-	<-d.done
-	s.dp.units.put(d.unit)
-	if err != nil {
-		return fmt.Errorf("tun: close %s: %w", d.name, err)
-	}
 	return nil
 }

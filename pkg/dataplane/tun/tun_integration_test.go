@@ -109,7 +109,7 @@ type env struct {
 }
 
 // setup builds the topology, enters the bng namespace and opens the port.
-func setup(t *testing.T, beforeNew func(bng *nstest.NS)) *env {
+func setup(t *testing.T, opts Options, beforeNew func(bng *nstest.NS)) *env {
 	id := nstest.ID()
 	e := &env{bng: nstest.New(t, id, "bng"), cli: nstest.New(t, id, "cli")}
 	a, b := nstest.Veth(t, id, e.bng, e.cli)
@@ -140,7 +140,7 @@ func setup(t *testing.T, beforeNew func(bng *nstest.NS)) *env {
 		beforeNew(e.bng)
 	}
 	e.bng.Enter(t)
-	e.dp, err = New(nil, Options{})
+	e.dp, err = New(nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ var bcast = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 func TestIntegrationSession(t *testing.T) {
 	nstest.Skip(t)
-	e := setup(t, func(bng *nstest.NS) {
+	e := setup(t, Options{}, func(bng *nstest.NS) {
 		// No IPv6 on the first session so that Tx counts only our echo
 		// replies (no router solicitations or MLD reports).
 		bng.Exec(t, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
@@ -418,6 +418,69 @@ func TestIntegrationSession(t *testing.T) {
 	}
 }
 
+// TestIntegrationReuse: with IdleDevices, a closed session's device is
+// parked down and the next session reuses it with its own config.
+func TestIntegrationReuse(t *testing.T) {
+	nstest.Skip(t)
+	e := setup(t, Options{IdleDevices: 1}, nil)
+	peerMAC, bngMAC := e.peer.MAC(), e.port.MAC()
+	s1, err := e.dp.NewPPPoESession(dataplane.PPPoEParams{Port: e.port, Peer: peerMAC, SessionID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Up(dataplane.LinkConfig{LocalIP: localIP, PeerIP: peerIP2, LocalIfaceID: 1, PeerIfaceID: 3}); err != nil {
+		t.Fatal(err)
+	}
+	name := s1.Interface()
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		t.Fatalf("parked %s: %v", name, err)
+	}
+	if link.Attrs().RawFlags&0x1 != 0 {
+		t.Errorf("parked %s is up", name)
+	}
+	if r, err := netlink.RouteGet(peerIP2.AsSlice()); err == nil && len(r) > 0 && r[0].LinkIndex == link.Attrs().Index {
+		t.Errorf("route to the old peer still via parked %s", name)
+	}
+
+	s2, err := e.dp.NewPPPoESession(dataplane.PPPoEParams{Port: e.port, Peer: peerMAC, SessionID: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := e.dp.nl.ops.Load()
+	if err := s2.Up(dataplane.LinkConfig{LocalIP: localIP, PeerIP: peerIP, MTU: 1400}); err != nil {
+		t.Fatal(err)
+	}
+	// MTU, v4 del+add, v6 del, up.
+	if n := e.dp.nl.ops.Load() - ops; n != 5 {
+		t.Errorf("reusing Up made %d netlink requests, want 5", n)
+	}
+	if s2.Interface() != name {
+		t.Errorf("s2 got %s, want the parked %s", s2.Interface(), name)
+	}
+	link, _ = netlink.LinkByName(name)
+	if link.Attrs().MTU != 1400 || link.Attrs().RawFlags&0x1 == 0 {
+		t.Errorf("reused link mtu %d flags %#x", link.Attrs().MTU, link.Attrs().RawFlags)
+	}
+	addrs, _ := netlink.AddrList(link, netlink.FAMILY_ALL)
+	if len(addrs) != 1 || addrs[0].Peer == nil || addrs[0].Peer.IP.String() != peerIP.String() {
+		t.Errorf("reused addrs = %v, want only %s peer %s", addrs, localIP, peerIP)
+	}
+	e.write(t, pppoe(bngMAC, peerMAC, nil, 2, ProtoIPv4, icmpEcho(peerIP, localIP, 7)))
+	if _, f := e.nextSession(t, ProtoIPv4); f.SessionID != 2 || f.Payload[20] != 0 {
+		t.Errorf("reply through reused device: sid %d type %d", f.SessionID, f.Payload[20])
+	}
+	if err := e.dp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netlink.LinkByName(name); err == nil {
+		t.Errorf("%s survives Dataplane.Close", name)
+	}
+}
+
 // BenchmarkIntegrationSessionSetup measures session setup and teardown
 // with a real TUN device and netlink, in a throwaway namespace: "up" is
 // NewPPPoESession + Up (sessions closed after the timer stops), "up+close"
@@ -427,14 +490,18 @@ func BenchmarkIntegrationSessionSetup(b *testing.B) {
 	id := nstest.ID()
 	bng, cli := nstest.New(b, id, "bng"), nstest.New(b, id, "cli")
 	a, _ := nstest.Veth(b, id, bng, cli)
-	for _, withClose := range []bool{false, true} {
-		name := "up"
-		if withClose {
-			name = "up+close"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, bc := range []struct {
+		name      string
+		withClose bool
+		opts      Options
+	}{
+		{"up", false, Options{}},
+		{"up+close", true, Options{}},
+		{"up+close/reuse", true, Options{IdleDevices: 64}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
 			var err error
-			bng.Do(b, func() { err = benchSetup(b, a, withClose) })
+			bng.Do(b, func() { err = benchSetup(b, a, bc.withClose, bc.opts) })
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -442,8 +509,8 @@ func BenchmarkIntegrationSessionSetup(b *testing.B) {
 	}
 }
 
-func benchSetup(b *testing.B, ifname string, withClose bool) error {
-	dp, err := New(nil, Options{})
+func benchSetup(b *testing.B, ifname string, withClose bool, opts Options) error {
+	dp, err := New(nil, opts)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,11 @@ type Options struct {
 	SyncClose bool
 	// MaxDeleting bounds concurrent background deletions; 0 means 16.
 	MaxDeleting int
+	// IdleDevices is how many closed sessions' devices are kept, down,
+	// for reuse by later sessions instead of being deleted; 0 deletes
+	// every device on Close. Reuse skips the TUN creation and, above all,
+	// the kernel's slow device deletion; the name (ppp<N>) is reused too.
+	IdleDevices int
 }
 
 // A Dataplane is the userspace backend: one AF_PACKET socket per access
@@ -47,6 +52,8 @@ type Dataplane struct {
 	nl   *rtnl
 
 	units   unitAlloc
+	idleMu  sync.Mutex
+	idle    []idleDev      // guarded by idleMu; nil after Close
 	reap    sync.WaitGroup // background interface deletions
 	reapSem chan struct{}  // bounds them
 
@@ -89,7 +96,7 @@ func New(log *slog.Logger, opts Options) (*Dataplane, error) {
 		return nil, err
 	}
 	return &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{}),
-		reapSem: make(chan struct{}, opts.MaxDeleting)}, nil
+		reapSem: make(chan struct{}, opts.MaxDeleting), idle: []idleDev{}}, nil
 }
 
 // newTUN creates the session device with the lowest free unit. A unit
@@ -109,6 +116,57 @@ func (d *Dataplane) newTUN() (*os.File, int, int, error) {
 		return f, unit, idx, nil
 	}
 	return nil, 0, 0, errors.New("tun: no free interface unit after 64 names taken")
+}
+
+// idleDev is a parked device and the config it still carries.
+type idleDev struct {
+	d   *tunDev
+	cfg dataplane.LinkConfig
+}
+
+// park keeps a closed session's device for reuse: it brings it down (which
+// removes its routes) and leaves its addresses for the next Up to diff
+// against. It reports false when the pool is full or closed.
+func (d *Dataplane) park(dev *tunDev, cfg dataplane.LinkConfig) bool {
+	d.idleMu.Lock()
+	ok := d.idle != nil && len(d.idle) < d.opts.IdleDevices
+	d.idleMu.Unlock()
+	if !ok || d.nl.linkSet(dev.idx, 0, 0, false, linkDown) != nil {
+		return false
+	}
+	d.idleMu.Lock()
+	defer d.idleMu.Unlock()
+	if d.idle == nil || len(d.idle) >= d.opts.IdleDevices {
+		return false
+	}
+	d.idle = append(d.idle, idleDev{dev, cfg})
+	return true
+}
+
+// takeIdle returns a parked device and its config, or nil.
+func (d *Dataplane) takeIdle() (*tunDev, dataplane.LinkConfig) {
+	d.idleMu.Lock()
+	defer d.idleMu.Unlock()
+	if len(d.idle) == 0 {
+		return nil, dataplane.LinkConfig{}
+	}
+	i := d.idle[len(d.idle)-1]
+	d.idle = d.idle[:len(d.idle)-1]
+	return i.d, i.cfg
+}
+
+// deleteDev closes the device's file, which deletes the non-persistent
+// TUN device, waits for its reader if one ran, and frees its unit.
+func (d *Dataplane) deleteDev(dev *tunDev) error {
+	err := dev.f.Close()
+	if dev.done != nil {
+		<-dev.done
+	}
+	d.units.put(dev.unit)
+	if err != nil {
+		return fmt.Errorf("tun: close %s: %w", dev.name, err)
+	}
+	return nil
 }
 
 // WaitDeleted blocks until the interfaces of every closed session are gone.
@@ -193,6 +251,21 @@ func (d *Dataplane) Close() error {
 	var errs []error
 	for p := range ports {
 		errs = append(errs, p.close())
+	}
+	d.idleMu.Lock()
+	idle := d.idle
+	d.idle = nil
+	d.idleMu.Unlock()
+	for _, i := range idle {
+		d.reap.Add(1)
+		go func() {
+			defer d.reap.Done()
+			d.reapSem <- struct{}{}
+			defer func() { <-d.reapSem }()
+			if err := d.deleteDev(i.d); err != nil {
+				d.log.Error("delete interface failed", "iface", i.d.name, slog.Any("err", err))
+			}
+		}()
 	}
 	d.reap.Wait()
 	d.nl.close()

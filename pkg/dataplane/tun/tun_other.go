@@ -17,6 +17,7 @@ type Options struct {
 	KeepLeftovers bool
 	SyncClose     bool
 	MaxDeleting   int
+	IdleDevices   int
 }
 
 // Dataplane is the userspace backend; it exists only on Linux.
