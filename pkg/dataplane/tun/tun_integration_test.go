@@ -481,6 +481,68 @@ func TestIntegrationReuse(t *testing.T) {
 	}
 }
 
+// TestIntegrationConcurrent runs sessions up and down from several
+// goroutines while the subscriber side sends traffic to all of them; run it
+// with -race.
+func TestIntegrationConcurrent(t *testing.T) {
+	nstest.Skip(t)
+	e := setup(t, Options{IdleDevices: 4}, nil)
+	peerMAC, bngMAC := e.peer.MAC(), e.port.MAC()
+	const workers, rounds = 6, 8
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() { // traffic to every session ID in use, known or not
+		defer close(sent)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			sid := uint16(i%(workers*rounds) + 1)
+			_ = e.peer.WriteFrame(pppoe(bngMAC, peerMAC, nil, sid, ProtoIPv4, icmpEcho(peerIP, localIP, uint16(i))))
+			_ = e.peer.WriteFrame(pppoe(bngMAC, peerMAC, nil, sid, 0xc021, []byte{9, 1, 0, 8, 0, 0, 0, 0}))
+		}
+	}()
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			var err error
+			e.bng.Do(t, func() {
+				for r := range rounds {
+					sid := uint16(w*rounds + r + 1)
+					var s dataplane.Session
+					s, err = e.dp.NewPPPoESession(dataplane.PPPoEParams{Port: e.port, Peer: peerMAC, SessionID: sid,
+						Control: func(uint16, []byte) {}})
+					if err != nil {
+						return
+					}
+					ip := netip.AddrFrom4([4]byte{10, 79, byte(w), byte(r + 1)})
+					if err = s.Up(dataplane.LinkConfig{LocalIP: localIP, PeerIP: ip}); err != nil {
+						return
+					}
+					_ = s.SendControl(0xc021, []byte{10, 1, 0, 8, 0, 0, 0, 0})
+					_ = s.Stats()
+					if err = s.Close(); err != nil {
+						return
+					}
+				}
+			})
+			errs <- err
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	<-sent
+	if d := e.port.Drops(); d["unknown_session"] == 0 {
+		t.Errorf("drops = %v: traffic to closed sessions was not counted", d)
+	}
+}
+
 // BenchmarkIntegrationSessionSetup measures session setup and teardown
 // with a real TUN device and netlink, in a throwaway namespace: "up" is
 // NewPPPoESession + Up (sessions closed after the timer stops), "up+close"

@@ -173,7 +173,7 @@ func (d *Dataplane) deleteDev(dev *tunDev) error {
 func (d *Dataplane) WaitDeleted() { d.reap.Wait() }
 
 // Kind returns "userspace".
-func (d *Dataplane) Kind() string { return "userspace" }
+func (d *Dataplane) Kind() string { return dataplane.KindUserspace }
 
 // OpenPort opens an AF_PACKET socket on ifname and starts its reader.
 func (d *Dataplane) OpenPort(ifname string, disc dataplane.DiscoveryFunc) (dataplane.Port, error) {
