@@ -34,7 +34,7 @@ var _ dataplane.Dataplane = (*Dataplane)(nil)
 func New() *Dataplane { return &Dataplane{ports: make(map[string]*Port)} }
 
 // Kind returns "fake".
-func (d *Dataplane) Kind() string { return "fake" }
+func (d *Dataplane) Kind() string { return dataplane.KindFake }
 
 // OpenPort creates a port named ifname with a MAC derived from its order.
 func (d *Dataplane) OpenPort(ifname string, disc dataplane.DiscoveryFunc) (dataplane.Port, error) {

@@ -1,10 +1,12 @@
 package tun
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -17,6 +19,7 @@ import (
 type rtnl struct {
 	sockets map[int]*nl.SocketHandle
 	ioctlFd int
+	ops     atomic.Uint64 // netlink requests sent, for tests and benchmarks
 }
 
 func newRTNL() (*rtnl, error) {
@@ -39,35 +42,39 @@ func (r *rtnl) close() {
 
 func (r *rtnl) exec(req *nl.NetlinkRequest) error {
 	req.Sockets = r.sockets
+	r.ops.Add(1)
 	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
 	return err
 }
 
-// openTUN creates a TUN device named prefix<N> with the lowest free N
-// (the kernel expands "%d") and returns its file (non-blocking, in the Go
-// netpoller), name and index. The device disappears when the file closes.
-func (r *rtnl) openTUN(prefix string) (*os.File, string, int, error) {
+// iffTUNExcl is IFF_TUN_EXCL (linux/if_tun.h): TUNSETIFF fails with EBUSY
+// instead of attaching to an existing device of that name.
+const iffTUNExcl = 0x8000
+
+// openTUN creates a new, non-persistent TUN device named prefix<unit> and
+// returns its file (non-blocking, in the Go netpoller) and index. It never
+// attaches to an existing device: EBUSY means the name is taken.
+func (r *rtnl) openTUN(name string) (*os.File, int, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, "", 0, fmt.Errorf("tun: %w", &os.PathError{Op: "open", Path: "/dev/net/tun", Err: err})
+		return nil, 0, fmt.Errorf("tun: %w", &os.PathError{Op: "open", Path: "/dev/net/tun", Err: err})
 	}
-	ifr, err := unix.NewIfreq(prefix + "%d")
+	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		unix.Close(fd)
-		return nil, "", 0, fmt.Errorf("tun: %w", err)
+		return nil, 0, fmt.Errorf("tun: %w", err)
 	}
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | iffTUNExcl)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
-		return nil, "", 0, fmt.Errorf("tun: %w", os.NewSyscallError("ioctl TUNSETIFF", err))
+		return nil, 0, fmt.Errorf("tun: %s: %w", name, os.NewSyscallError("ioctl TUNSETIFF", err))
 	}
-	name := ifr.Name()
 	idx, err := r.ifindex(name)
 	if err != nil {
 		unix.Close(fd)
-		return nil, "", 0, err
+		return nil, 0, err
 	}
-	return os.NewFile(uintptr(fd), name), name, idx, nil
+	return os.NewFile(uintptr(fd), name), idx, nil
 }
 
 func (r *rtnl) ifindex(name string) (int, error) {
@@ -81,24 +88,54 @@ func (r *rtnl) ifindex(name string) (int, error) {
 	return int(ifr.Uint32()), nil
 }
 
-// linkSet is "ip link set dev <idx> mtu <mtu> group <group> up": one
-// RTM_NEWLINK.
-func (r *rtnl) linkSet(idx, mtu int, group uint32) error {
+// linkSet is one RTM_NEWLINK: "ip link set dev <idx> mtu <mtu> group
+// <group> [addrgenmode none] [up]". addrgenmode none stops the kernel from
+// generating its own IPv6 link-local address (and running DAD and MLD for
+// it) when the device comes up: that made each link-up cost milliseconds
+// and grow with the number of interfaces. The kernel applies IFLA_AF_SPEC
+// after the flags, so callers set it before bringing the device up.
+func (r *rtnl) linkSet(idx, mtu int, group uint32, noAddrGen bool, state linkState) error {
 	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_ACK)
 	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
 	msg.Index = int32(idx)
-	msg.Flags = unix.IFF_UP
-	msg.Change = unix.IFF_UP
+	switch state {
+	case linkUp:
+		msg.Flags = unix.IFF_UP
+		msg.Change = unix.IFF_UP
+	case linkDown:
+		msg.Change = unix.IFF_UP
+	}
 	req.AddData(msg)
 	if mtu > 0 {
 		req.AddData(nl.NewRtAttr(unix.IFLA_MTU, nl.Uint32Attr(uint32(mtu))))
 	}
-	req.AddData(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(group)))
+	if group != 0 {
+		req.AddData(nl.NewRtAttr(unix.IFLA_GROUP, nl.Uint32Attr(group)))
+	}
+	if noAddrGen {
+		spec := nl.NewRtAttr(unix.IFLA_AF_SPEC, nil)
+		inet6 := spec.AddRtAttr(unix.AF_INET6, nil)
+		inet6.AddRtAttr(unix.IFLA_INET6_ADDR_GEN_MODE, []byte{inet6AddrGenModeNone})
+		req.AddData(spec)
+	}
 	if err := r.exec(req); err != nil {
-		return fmt.Errorf("tun: ip link set %d mtu %d group %d up: %w", idx, mtu, group, err)
+		return fmt.Errorf("tun: ip link set %d mtu %d group %d (addrgenmode none %v, state %d): %w",
+			idx, mtu, group, noAddrGen, state, err)
 	}
 	return nil
 }
+
+// linkState says whether linkSet changes IFF_UP.
+type linkState int8
+
+const (
+	linkKeep linkState = iota
+	linkUp
+	linkDown
+)
+
+// inet6AddrGenModeNone is IN6_ADDR_GEN_MODE_NONE (linux/if_link.h).
+const inet6AddrGenModeNone = 1
 
 // addr is "ip addr add|del <local>/<plen> peer <peer> dev <idx>". For IPv4
 // the kernel installs the /32 host route to peer via the device itself
@@ -122,7 +159,13 @@ func (r *rtnl) addr(add bool, idx int, local, peer netip.Addr, plen int) error {
 	req.AddData(msg)
 	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, local.AsSlice()))
 	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, peer.AsSlice()))
-	if err := r.exec(req); err != nil {
+	err := r.exec(req)
+	if !add && errors.Is(err, unix.EADDRNOTAVAIL) {
+		// Already gone: IPv6 addresses go with link-down on a parked
+		// device unless keep_addr_on_down is set.
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("tun: ip addr %s %s/%d peer %s dev %d: %w", verb, local, plen, peer, idx, err)
 	}
 	return nil

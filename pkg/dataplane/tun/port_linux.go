@@ -9,6 +9,7 @@ import (
 
 	"github.com/bngbox/bngbox/internal/afpacket"
 	"github.com/bngbox/bngbox/pkg/dataplane"
+	"golang.org/x/sys/unix"
 )
 
 // port is one access interface: an AF_PACKET socket, its reader goroutine
@@ -68,6 +69,11 @@ func (p *port) readLoop() {
 	var f sessionFrame
 	for {
 		frames, err := p.conn.ReadBatch()
+		if errors.Is(err, unix.ENETDOWN) {
+			// Reported once per link-down; the socket keeps working.
+			p.log.Warn("port link down", slog.Any("err", err))
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				p.log.Error("port read failed", slog.Any("err", err))

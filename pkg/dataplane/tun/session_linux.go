@@ -8,8 +8,10 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bngbox/bngbox/pkg/dataplane"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultMTU is the session MTU when LinkConfig.MTU is 0 (RFC 2516 §7).
@@ -43,9 +45,11 @@ type session struct {
 type tunDev struct {
 	f    *os.File
 	name string
+	unit int
 	idx  int
 	mtu  atomic.Int32
-	done chan struct{} // closed when runTUNReader returns
+	stop atomic.Bool   // set by Close before it wakes the reader
+	done chan struct{} // closed when runTUNReader returns; nil if it never ran
 }
 
 var _ dataplane.Session = (*session)(nil)
@@ -153,19 +157,42 @@ func validate(cfg dataplane.LinkConfig) error {
 	return nil
 }
 
-// create makes and configures the TUN device and starts its reader.
+// create takes an idle device or makes a new one, configures it, brings it
+// up and starts its reader.
 func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
 	nl := s.dp.nl
-	f, name, idx, err := nl.openTUN(s.dp.opts.NamePrefix)
-	if err != nil {
-		return nil, err
+	d, old := s.dp.takeIdle()
+	if d == nil {
+		f, unit, idx, err := s.dp.newTUN()
+		if err != nil {
+			return nil, err
+		}
+		d = &tunDev{f: f, name: f.Name(), unit: unit, idx: idx}
+		err = nl.linkSet(idx, cfg.MTU, s.dp.opts.Group, true, linkKeep)
+		if errors.Is(err, unix.EAFNOSUPPORT) { // no IPv6 in this kernel
+			err = nl.linkSet(idx, cfg.MTU, s.dp.opts.Group, false, linkKeep)
+		}
+		if err != nil {
+			s.dp.deleteDev(d)
+			return nil, err
+		}
+		old = dataplane.LinkConfig{MTU: cfg.MTU}
+	} else if err := d.f.SetReadDeadline(time.Time{}); err != nil {
+		s.dp.deleteDev(d)
+		return nil, fmt.Errorf("tun: reuse %s: %w", d.name, err)
 	}
-	d := &tunDev{f: f, name: name, idx: idx, done: make(chan struct{})}
+	d.stop.Store(false)
+	d.done = nil // no reader until the device is configured
 	d.mtu.Store(int32(cfg.MTU))
-	if err := s.apply(d, dataplane.LinkConfig{}, cfg); err != nil {
-		f.Close()
+	err := s.apply(d, old, cfg)
+	if err == nil {
+		err = nl.linkSet(d.idx, 0, 0, false, linkUp)
+	}
+	if err != nil {
+		s.dp.deleteDev(d)
 		return nil, err
 	}
+	d.done = make(chan struct{})
 	go s.runTUNReader(d)
 	return d, nil
 }
@@ -184,12 +211,12 @@ func (s *session) reconfigure(d *tunDev, cfg dataplane.LinkConfig) error {
 	return err
 }
 
-// apply moves the device from config old to cfg; a zero old means a new
-// device (one RTM_NEWLINK plus one RTM_NEWADDR per family).
+// apply moves the device from config old to cfg: at most one RTM_NEWLINK
+// (MTU) and one RTM_DELADDR + RTM_NEWADDR per family.
 func (s *session) apply(d *tunDev, old, cfg dataplane.LinkConfig) error {
 	nl := s.dp.nl
 	if old.MTU != cfg.MTU {
-		if err := nl.linkSet(d.idx, cfg.MTU, s.dp.opts.Group); err != nil {
+		if err := nl.linkSet(d.idx, cfg.MTU, 0, false, linkKeep); err != nil {
 			return err
 		}
 	}
@@ -232,6 +259,9 @@ func (s *session) runTUNReader(d *tunDev) {
 		}
 		n, err := d.f.Read(buf[maxHdr:])
 		if err != nil {
+			if d.stop.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
 			if !errors.Is(err, os.ErrClosed) {
 				s.log.Error("tun read failed", "iface", d.name, slog.Any("err", err))
 			}
@@ -268,9 +298,12 @@ func (s *session) Stats() dataplane.Stats {
 	}
 }
 
-// Close removes the demux entry and deletes the TUN device (closing the
-// last file descriptor of a non-persistent TUN deletes it synchronously
-// once the reader has returned).
+// Close removes the demux entry and stops the device's reader; no frame
+// moves after it returns. The device itself is deleted by closing its last
+// file descriptor, which costs the kernel tens of milliseconds (netdev
+// unregistration waits for RCU grace periods): with Options.SyncClose that
+// happens before Close returns, otherwise in the background with bounded
+// concurrency (Dataplane.WaitDeleted and Dataplane.Close wait for it).
 func (s *session) Close() error {
 	s.upMu.Lock()
 	defer s.upMu.Unlock()
@@ -287,10 +320,30 @@ func (s *session) Close() error {
 	if d == nil {
 		return nil
 	}
-	err := d.f.Close()
-	<-d.done
-	if err != nil {
+	// Wake the reader without closing the file, so that the expensive
+	// close(2) runs where we choose, not in the reader goroutine.
+	d.stop.Store(true)
+	if err := d.f.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		d.f.Close()
+		<-d.done
+		s.dp.units.put(d.unit)
 		return fmt.Errorf("tun: close %s: %w", d.name, err)
 	}
+	<-d.done
+	if s.dp.park(d, s.cfg) {
+		return nil
+	}
+	if s.dp.opts.SyncClose {
+		return s.dp.deleteDev(d)
+	}
+	s.dp.reap.Add(1)
+	go func() {
+		defer s.dp.reap.Done()
+		s.dp.reapSem <- struct{}{}
+		defer func() { <-s.dp.reapSem }()
+		if err := s.dp.deleteDev(d); err != nil {
+			s.log.Error("delete interface failed", "iface", d.name, slog.Any("err", err))
+		}
+	}()
 	return nil
 }

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strconv"
 	"sync"
 
 	"github.com/bngbox/bngbox/internal/afpacket"
 	"github.com/bngbox/bngbox/pkg/dataplane"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultGroup is the link group stamped on every interface the dataplane
@@ -26,6 +29,17 @@ type Options struct {
 	NamePrefix string
 	// KeepLeftovers skips removing marked interfaces at start.
 	KeepLeftovers bool
+	// SyncClose makes Session.Close wait until the kernel has deleted the
+	// interface (tens of milliseconds). By default deletion runs in the
+	// background, at most MaxDeleting at a time.
+	SyncClose bool
+	// MaxDeleting bounds concurrent background deletions; 0 means 16.
+	MaxDeleting int
+	// IdleDevices is how many closed sessions' devices are kept, down,
+	// for reuse by later sessions instead of being deleted; 0 deletes
+	// every device on Close. Reuse skips the TUN creation and, above all,
+	// the kernel's slow device deletion; the name (ppp<N>) is reused too.
+	IdleDevices int
 }
 
 // A Dataplane is the userspace backend: one AF_PACKET socket per access
@@ -36,6 +50,12 @@ type Dataplane struct {
 	log  *slog.Logger
 	opts Options
 	nl   *rtnl
+
+	units   unitAlloc
+	idleMu  sync.Mutex
+	idle    []idleDev      // guarded by idleMu; nil after Close
+	reap    sync.WaitGroup // background interface deletions
+	reapSem chan struct{}  // bounds them
 
 	mu     sync.Mutex
 	ports  map[*port]struct{} // guarded by mu
@@ -56,6 +76,9 @@ func New(log *slog.Logger, opts Options) (*Dataplane, error) {
 	if opts.HoldFrames <= 0 {
 		opts.HoldFrames = 16
 	}
+	if opts.MaxDeleting <= 0 {
+		opts.MaxDeleting = 16
+	}
 	if opts.NamePrefix == "" {
 		opts.NamePrefix = "ppp"
 	}
@@ -72,11 +95,85 @@ func New(log *slog.Logger, opts Options) (*Dataplane, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{})}, nil
+	return &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{}),
+		reapSem: make(chan struct{}, opts.MaxDeleting), idle: []idleDev{}}, nil
 }
 
+// newTUN creates the session device with the lowest free unit. A unit
+// whose name some other device holds stays marked used and is skipped.
+func (d *Dataplane) newTUN() (*os.File, int, int, error) {
+	for range 64 {
+		unit := d.units.get()
+		f, idx, err := d.nl.openTUN(d.opts.NamePrefix + strconv.Itoa(unit))
+		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
+			d.log.Warn("interface name taken, skipping unit", "unit", unit)
+			continue
+		}
+		if err != nil {
+			d.units.put(unit)
+			return nil, 0, 0, err
+		}
+		return f, unit, idx, nil
+	}
+	return nil, 0, 0, errors.New("tun: no free interface unit after 64 names taken")
+}
+
+// idleDev is a parked device and the config it still carries.
+type idleDev struct {
+	d   *tunDev
+	cfg dataplane.LinkConfig
+}
+
+// park keeps a closed session's device for reuse: it brings it down (which
+// removes its routes) and leaves its addresses for the next Up to diff
+// against. It reports false when the pool is full or closed.
+func (d *Dataplane) park(dev *tunDev, cfg dataplane.LinkConfig) bool {
+	d.idleMu.Lock()
+	ok := d.idle != nil && len(d.idle) < d.opts.IdleDevices
+	d.idleMu.Unlock()
+	if !ok || d.nl.linkSet(dev.idx, 0, 0, false, linkDown) != nil {
+		return false
+	}
+	d.idleMu.Lock()
+	defer d.idleMu.Unlock()
+	if d.idle == nil || len(d.idle) >= d.opts.IdleDevices {
+		return false
+	}
+	d.idle = append(d.idle, idleDev{dev, cfg})
+	return true
+}
+
+// takeIdle returns a parked device and its config, or nil.
+func (d *Dataplane) takeIdle() (*tunDev, dataplane.LinkConfig) {
+	d.idleMu.Lock()
+	defer d.idleMu.Unlock()
+	if len(d.idle) == 0 {
+		return nil, dataplane.LinkConfig{}
+	}
+	i := d.idle[len(d.idle)-1]
+	d.idle = d.idle[:len(d.idle)-1]
+	return i.d, i.cfg
+}
+
+// deleteDev closes the device's file, which deletes the non-persistent
+// TUN device, waits for its reader if one ran, and frees its unit.
+func (d *Dataplane) deleteDev(dev *tunDev) error {
+	err := dev.f.Close()
+	if dev.done != nil {
+		<-dev.done
+	}
+	d.units.put(dev.unit)
+	if err != nil {
+		return fmt.Errorf("tun: close %s: %w", dev.name, err)
+	}
+	return nil
+}
+
+// WaitDeleted blocks until the interfaces of every closed session are gone.
+func (d *Dataplane) WaitDeleted() { d.reap.Wait() }
+
 // Kind returns "userspace".
-func (d *Dataplane) Kind() string { return "userspace" }
+func (d *Dataplane) Kind() string { return dataplane.KindUserspace }
 
 // OpenPort opens an AF_PACKET socket on ifname and starts its reader.
 func (d *Dataplane) OpenPort(ifname string, disc dataplane.DiscoveryFunc) (dataplane.Port, error) {
@@ -155,6 +252,22 @@ func (d *Dataplane) Close() error {
 	for p := range ports {
 		errs = append(errs, p.close())
 	}
+	d.idleMu.Lock()
+	idle := d.idle
+	d.idle = nil
+	d.idleMu.Unlock()
+	for _, i := range idle {
+		d.reap.Add(1)
+		go func() {
+			defer d.reap.Done()
+			d.reapSem <- struct{}{}
+			defer func() { <-d.reapSem }()
+			if err := d.deleteDev(i.d); err != nil {
+				d.log.Error("delete interface failed", "iface", i.d.name, slog.Any("err", err))
+			}
+		}()
+	}
+	d.reap.Wait()
 	d.nl.close()
 	return errors.Join(errs...)
 }

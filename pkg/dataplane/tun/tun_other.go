@@ -15,6 +15,9 @@ type Options struct {
 	HoldFrames    int
 	NamePrefix    string
 	KeepLeftovers bool
+	SyncClose     bool
+	MaxDeleting   int
+	IdleDevices   int
 }
 
 // Dataplane is the userspace backend; it exists only on Linux.
