@@ -377,7 +377,7 @@ func (d *daemon) startPPPoE(port dataplane.Port, ev *pppoe.NewSession) {
 		MaxPayload: int(ev.MaxPayload), NASPortID: nasPortID, NASPort: uint32(ev.SessionID),
 		PortType: aaa.PortEthernet, CallingSID: ev.Peer.String(),
 		DP: func(control func(uint16, []byte)) (dataplane.Session, error) {
-			return d.dp.NewPPPoESession(dataplane.PPPoEParams{Port: port, Peer: ev.Peer, VLANs: ev.VLANs, SessionID: ev.SessionID, Control: control})
+			return d.dp.NewPPPoESession(dataplane.PPPoEParams{Port: port, Peer: ev.Peer, VLANs: ev.VLANs, VLANProtos: ev.TPIDs, SessionID: ev.SessionID, Control: control})
 		},
 		Access: accessFunc(func(msg string, peerGone bool) {
 			d.pppoeSessions.Delete(key)
