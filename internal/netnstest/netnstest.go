@@ -63,6 +63,22 @@ func (l *Lab) Veth(nsA, a, nsB, b string) {
 	l.Exec(nsB, "ip", "link", "set", tmp+"b", "name", b)
 	l.Exec(nsA, "ip", "link", "set", a, "up")
 	l.Exec(nsB, "ip", "link", "set", b, "up")
+	// The kernel attaches a veth's qdisc from the link-watch worker once the
+	// carrier is on; until then frames are dropped. Wait for both ends.
+	l.WaitUp(nsA, a)
+	l.WaitUp(nsB, b)
+}
+
+// WaitUp waits until an interface's operational state is UP.
+func (l *Lab) WaitUp(ns, dev string) {
+	l.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(l.Exec(ns, "ip", "-o", "link", "show", "dev", dev), "state UP") {
+		if time.Now().After(deadline) {
+			l.t.Fatalf("%s in %s not up after 10s", dev, ns)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Run runs a command and fails the test if it fails.

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -109,6 +110,21 @@ func Veth(t testing.TB, id string, a, b *NS) (string, string) {
 	run(t, "ip", "link", "add", na, "netns", a.Name, "type", "veth", "peer", "name", nb, "netns", b.Name)
 	a.IP(t, "link", "set", na, "up")
 	b.IP(t, "link", "set", nb, "up")
+	// The kernel attaches a veth's qdisc from the link-watch worker once the
+	// carrier is on; frames sent before that are dropped. On a loaded
+	// machine that takes a while, so wait for both ends to be UP.
+	for _, e := range []struct {
+		ns  *NS
+		dev string
+	}{{a, na}, {b, nb}} {
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(e.ns.IP(t, "-o", "link", "show", "dev", e.dev), "state UP") {
+			if time.Now().After(deadline) {
+				t.Fatalf("veth %s not up after 10s", e.dev)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	return na, nb
 }
 
