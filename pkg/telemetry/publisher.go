@@ -47,6 +47,9 @@ func (t *Telemetry) runPublisher() {
 }
 
 func (t *Telemetry) flush(dirty map[string][]byte) {
+	if t.bridge != nil {
+		t.bridge.flush()
+	}
 	if t.store == nil || len(dirty) == 0 {
 		clear(dirty)
 		return
