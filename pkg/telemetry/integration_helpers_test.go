@@ -183,3 +183,15 @@ func pub(t *testing.T, addr, user, pw string, v5 bool, topic, msg string, extra 
 	out, err := exec.CommandContext(ctx, needBinary(t, "mosquitto_pub"), args...).CombinedOutput()
 	return string(out), err
 }
+
+// freePort returns a loopback port that was free a moment ago (for
+// mosquitto, which cannot report a port 0 choice).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
