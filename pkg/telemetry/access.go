@@ -38,6 +38,7 @@ type access struct {
 	operatorOK  atomic.Uint64
 	operatorBad atomic.Uint64
 	anonRefused atomic.Uint64
+	takeovers   atomic.Uint64 // refused client-ID takeovers across users
 }
 
 func (a *access) roleOf(user []byte) role {
@@ -114,7 +115,8 @@ func (a *access) login(ctx context.Context, user, pw []byte, userFlag bool, remo
 // hook plugs access into mochi.
 type hook struct {
 	mqtt.HookBase
-	a *access
+	a   *access
+	srv *mqtt.Server
 }
 
 func (h *hook) ID() string { return "bngbox-access" }
@@ -124,7 +126,24 @@ func (h *hook) Provides(b byte) bool {
 }
 
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	return h.a.login(context.Background(), pk.Connect.Username, pk.Connect.Password, pk.Connect.UsernameFlag, cl.Net.Remote)
+	if !h.a.login(context.Background(), pk.Connect.Username, pk.Connect.Password, pk.Connect.UsernameFlag, cl.Net.Remote) {
+		return false
+	}
+	// A client ID belongs to one username: mochi would otherwise let any
+	// logged-in client take over (disconnect, and inherit the session of)
+	// another user's client by reusing its ID. Operators may take over.
+	if cl.ID == mqtt.InlineClientId {
+		h.a.takeovers.Add(1)
+		return false // would take over our own publisher
+	}
+	if old, ok := h.srv.Clients.Get(cl.ID); ok && !bytes.Equal(old.Properties.Username, cl.Properties.Username) &&
+		h.a.roleOf(cl.Properties.Username) != roleOperator {
+		h.a.log.Warn("mqtt login refused: client id in use by another user", "mqtt_user", string(cl.Properties.Username),
+			"client_id", cl.ID, "remote", cl.Net.Remote)
+		h.a.takeovers.Add(1)
+		return false
+	}
+	return true
 }
 
 // OnACLCheck is called for SUBSCRIBE filters, PUBLISH topics and for every

@@ -14,7 +14,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,21 +72,11 @@ func TestIntegrationTLSListener(t *testing.T) {
 // (no Debian client speaks it, so a gorilla client carries our own
 // CONNECT) and checks that customer authentication applies there too.
 func TestIntegrationWebSocketListener(t *testing.T) {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	startTelemetry(t, Config{WSListen: addr})
+	addr := startTelemetry(t, Config{WSListen: "127.0.0.1:0"}).WSAddr()
 	connack := func(user, pw string) byte {
 		t.Helper()
-		var c *websocket.Conn
-		var err error
 		d := websocket.Dialer{Subprotocols: []string{"mqtt"}, HandshakeTimeout: waitFor}
-		deadline := time.Now().Add(waitFor)
-		for { // the WebSocket listener binds in the background
-			c, _, err = d.Dial("ws://"+addr+"/", nil)
-			if err == nil || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		c, _, err := d.Dial("ws://"+addr+"/", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -229,3 +229,20 @@ func TestIntegrationRestartAndReconcile(t *testing.T) {
 		t.Fatalf("after reconcile: %s (want offline, reconciled, since >= %v)", payload, before)
 	}
 }
+
+func TestIntegrationClientIDTakeover(t *testing.T) {
+	tl := startTelemetry(t, Config{})
+	addr := tl.Addr()
+	h, port := hostPort(t, addr)
+	noc := run(t, "mosquitto_sub", "-d", "-v", "-h", h, "-p", port, "-i", "dashboard", "-u", "noc", "-P", "ops", "-q", "1", "-t", "bngbox/#")
+	noc.next(func(l string) bool { return strings.HasPrefix(l, "Subscribed (mid") }, "SUBACK")
+	for _, id := range []string{"dashboard", "inline"} {
+		out, err := pub(t, addr, "alice", "secret", false, "bngbox/nas1/session/alice/x", "x", "-i", id)
+		if err == nil || !strings.Contains(out, "Connection Refused") {
+			t.Fatalf("alice connected with client id %q:\n%s", id, out)
+		}
+	}
+	// The operator's client is still there and the publisher still works.
+	tl.SessionEvent(session.Event{Kind: session.EventStart, Info: aliceInfo()})
+	noc.message("bngbox/nas1/session/alice/state")
+}

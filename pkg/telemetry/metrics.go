@@ -138,6 +138,7 @@ func (t *Telemetry) writeMetrics(w *bufio.Writer) {
 	p.sample("bngbox_mqtt_logins_total", float64(a.operatorOK.Load()), "kind", "operator", "result", "ok")
 	p.sample("bngbox_mqtt_logins_total", float64(a.operatorBad.Load()), "kind", "operator", "result", "reject")
 	p.sample("bngbox_mqtt_logins_total", float64(a.anonRefused.Load()), "kind", "anonymous", "result", "reject")
+	p.sample("bngbox_mqtt_logins_total", float64(a.takeovers.Load()), "kind", "any", "result", "client_id_taken")
 	if t.bridge != nil {
 		t.bridge.writeMetrics(p)
 	}

@@ -36,6 +36,7 @@ type Telemetry struct {
 	bridge *bridge
 
 	tcp, tlsl *listeners.TCP // nil when off
+	ws        *wsListener    // nil when off
 	metricsLn net.Listener
 	metricsHS *http.Server
 	source    atomic.Pointer[MetricsSource]
@@ -94,11 +95,10 @@ func New(cfg Config, auth aaa.Authenticator, log *slog.Logger) (*Telemetry, erro
 		states: map[string]State{},
 		live:   map[string]map[string]session.Info{},
 	}
+	t.srv = mqtt.New(&mqtt.Options{InlineClient: true, Logger: log.With("subsys", "mqtt")})
 	t.access = &access{topics: t.topics, operators: operatorMap(cfg.Operators), anonymous: cfg.Anonymous,
 		logins: newLoginChecker(auth, cfg, func() time.Time { return t.now() }), log: log}
-
-	t.srv = mqtt.New(&mqtt.Options{InlineClient: true, Logger: log.With("subsys", "mqtt")})
-	if err := t.srv.AddHook(&hook{a: t.access}, nil); err != nil {
+	if err := t.srv.AddHook(&hook{a: t.access, srv: t.srv}, nil); err != nil {
 		return nil, fmt.Errorf("telemetry: add hook: %w", err)
 	}
 	if err := t.addListeners(); err != nil {
@@ -150,8 +150,9 @@ func (t *Telemetry) addListeners() error {
 		}
 	}
 	if c.WSListen != "" {
-		ws := listeners.NewWebsocket(listeners.Config{ID: "ws", Address: c.WSListen})
-		if err := t.srv.AddListener(ws); err != nil {
+		t.ws = newWSListener("ws", c.WSListen)
+		if err := t.srv.AddListener(t.ws); err != nil {
+			t.ws = nil
 			return fmt.Errorf("telemetry: listen ws %s: %w", c.WSListen, err)
 		}
 	}
@@ -187,6 +188,14 @@ func (t *Telemetry) TLSAddr() string {
 		return ""
 	}
 	return t.tlsl.Address()
+}
+
+// WSAddr is the WebSocket listener's address, "" when off.
+func (t *Telemetry) WSAddr() string {
+	if t.ws == nil {
+		return ""
+	}
+	return t.ws.Address()
 }
 
 // MetricsAddr is the metrics listener's address, "" when off.
