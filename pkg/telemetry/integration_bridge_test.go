@@ -27,13 +27,17 @@ type upstream struct {
 	t    *testing.T
 	dir  string
 	port int
+	ca   string // set when the listener is TLS
 	p    *proc
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t *testing.T) *upstream { return newUpstreamTLS(t, "", "") }
+
+// newUpstreamTLS configures mosquitto with a TLS listener when cert is set.
+func newUpstreamTLS(t *testing.T, cert, key string) *upstream {
 	t.Helper()
 	needBinary(t, "mosquitto")
-	u := &upstream{t: t, dir: t.TempDir(), port: freePort(t)}
+	u := &upstream{t: t, dir: t.TempDir(), port: freePort(t), ca: cert}
 	pw := filepath.Join(u.dir, "passwd")
 	for _, c := range [][2]string{{"bngbox", "bridgepw"}, {"central", "centralpw"}} {
 		args := []string{"-b", pw, c[0], c[1]}
@@ -54,6 +58,9 @@ log_dest stdout
 log_type all
 user root
 `, u.port, pw, u.dir)
+	if cert != "" {
+		conf += fmt.Sprintf("certfile %s\nkeyfile %s\n", cert, key)
+	}
 	if err := os.WriteFile(filepath.Join(u.dir, "mosquitto.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +113,12 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func centralSub(t *testing.T, u *upstream, waitAck bool) *proc {
 	t.Helper()
 	_, port := hostPort(t, u.addr())
-	p := run(t, "mosquitto_sub", "-d", "-v", "-c", "-i", "central", "-q", "1", "-h", "127.0.0.1", "-p", port,
-		"-u", "central", "-P", "centralpw", "-t", "bngbox/#")
+	args := []string{"-d", "-v", "-c", "-i", "central", "-q", "1", "-h", "127.0.0.1", "-p", port,
+		"-u", "central", "-P", "centralpw", "-t", "bngbox/#"}
+	if u.ca != "" {
+		args = append(args, "--cafile", u.ca)
+	}
+	p := run(t, "mosquitto_sub", args...)
 	if waitAck {
 		p.next(func(l string) bool { return strings.HasPrefix(l, "Subscribed (mid") }, "SUBACK")
 	}
@@ -165,5 +176,37 @@ func TestIntegrationBridge(t *testing.T) {
 	waitUntil(t, "the bridge queue to drain", func() bool { return tl.bridge.queued.Load() == 0 })
 	if got := tl.bridge.sent.Load(); got < n+3 {
 		t.Fatalf("sent = %d, want >= %d", got, n+3)
+	}
+}
+
+func TestIntegrationBridgeTLS(t *testing.T) {
+	cert, key := selfSigned(t)
+	up := newUpstreamTLS(t, cert, key)
+	up.start()
+	central := centralSub(t, up, true)
+	tl := startTelemetry(t, Config{Bridge: &BridgeConfig{
+		Address: up.addr(), Username: "bngbox", Password: "bridgepw", TLS: true, CAFile: cert,
+		QueuePath: filepath.Join(t.TempDir(), "bridge.db"), RetryInterval: 100 * time.Millisecond,
+	}})
+	tl.SessionEvent(session.Event{Kind: session.EventStart, Info: aliceInfo()})
+	central.message("bngbox/nas1/session/alice/state")
+	central.message("bngbox/nas1/session/alice/event")
+}
+
+func TestIntegrationBridgeBadCredentials(t *testing.T) {
+	up := newUpstream(t)
+	up.start()
+	tl := startTelemetry(t, Config{Bridge: &BridgeConfig{
+		Address: up.addr(), Username: "bngbox", Password: "wrong",
+		QueuePath: filepath.Join(t.TempDir(), "bridge.db"), RetryInterval: 100 * time.Millisecond,
+	}})
+	tl.SessionEvent(session.Event{Kind: session.EventStart, Info: aliceInfo()})
+	if _, err := tl.Reconcile(func(string, string) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	up.p.next(func(l string) bool { return strings.Contains(l, "not authorised") }, "mosquitto refusing the bridge")
+	// Refused upstream: nothing is lost, the two messages wait on disk.
+	if q := tl.bridge.queued.Load(); q != 2 || tl.bridge.connected.Load() {
+		t.Fatalf("queued %d connected %v, want 2 and false", q, tl.bridge.connected.Load())
 	}
 }
