@@ -37,8 +37,9 @@ type bridge struct {
 	db       *bolt.DB
 	tlsConf  *tls.Config
 
-	pending []byte // encoded messages not yet written; publisher only
-	pendN   int
+	pmu     sync.Mutex
+	pending []byte // length-prefixed encoded messages not yet written; guarded by pmu
+	spare   []byte // the other buffer; used by flush only
 
 	notify chan struct{} // cap 1: the queue grew
 	stop   chan struct{}
@@ -149,24 +150,30 @@ func decodeMsg(v []byte) (topic string, payload []byte, retain bool, err error) 
 
 // enqueue adds one message to the pending batch (publisher goroutine).
 func (b *bridge) enqueue(topic string, payload []byte, retain bool) {
+	b.pmu.Lock()
+	defer b.pmu.Unlock()
 	start := len(b.pending)
 	b.pending = binary.BigEndian.AppendUint32(b.pending, 0)
 	b.pending = encodeMsg(b.pending, topic, payload, retain)
 	binary.BigEndian.PutUint32(b.pending[start:], uint32(len(b.pending)-start-4))
-	b.pendN++
 }
 
 // flush writes the pending batch in one transaction, dropping the oldest
-// messages beyond QueueMax (publisher goroutine).
+// messages beyond QueueMax. One caller at a time (the persister).
 func (b *bridge) flush() {
-	if b.pendN == 0 {
+	b.pmu.Lock()
+	batch := b.pending
+	b.pending, b.spare = b.spare[:0], nil
+	b.pmu.Unlock()
+	defer func() { b.spare = batch[:0] }()
+	if len(batch) == 0 {
 		return
 	}
 	var drops int
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		q := tx.Bucket(bucketQueue)
 		n := b.queued.Load()
-		for p := b.pending; len(p) >= 4; {
+		for p := batch; len(p) >= 4; {
 			l := binary.BigEndian.Uint32(p)
 			seq, err := q.NextSequence()
 			if err != nil {
@@ -189,7 +196,6 @@ func (b *bridge) flush() {
 		b.queued.Store(n)
 		return nil
 	})
-	b.pending, b.pendN = b.pending[:0], 0
 	if err != nil {
 		b.log.Error("telemetry: bridge queue write failed, messages lost", slog.Any("err", err))
 		return

@@ -46,20 +46,58 @@ func (t *Telemetry) runPublisher() {
 	}
 }
 
+// flush hands the batch's changed states (and, implicitly, the bridge's
+// pending messages) to runPersister, so that publishing never waits for
+// the disk.
 func (t *Telemetry) flush(dirty map[string][]byte) {
-	if t.bridge != nil {
-		t.bridge.flush()
-	}
-	if t.store == nil || len(dirty) == 0 {
+	if t.store == nil && t.bridge == nil {
 		clear(dirty)
 		return
 	}
-	if err := t.store.put(dirty); err != nil {
+	t.pmu.Lock()
+	for u, b := range dirty {
+		t.pstate[u] = b
+	}
+	t.pmu.Unlock()
+	clear(dirty)
+	select {
+	case t.pkick <- struct{}{}:
+	default:
+	}
+}
+
+// runPersister writes to disk what the publisher produced: the changed
+// states (the latest per user wins) and the bridge's queue, one transaction
+// each per round. It ends after the publisher has, with a final round.
+func (t *Telemetry) runPersister() {
+	defer close(t.pdone)
+	for {
+		select {
+		case <-t.pkick:
+			t.persist()
+		case <-t.done:
+			t.persist()
+			return
+		}
+	}
+}
+
+func (t *Telemetry) persist() {
+	if t.bridge != nil {
+		t.bridge.flush()
+	}
+	if t.store == nil {
+		return
+	}
+	t.pmu.Lock()
+	states := t.pstate
+	t.pstate = map[string][]byte{}
+	t.pmu.Unlock()
+	if err := t.store.put(states); err != nil {
 		if n := t.storeErrs.Add(1); n == 1 || n%100 == 0 {
 			t.log.Error("telemetry: persist state", slog.Any("err", err), "errors_total", n)
 		}
 	}
-	clear(dirty)
 }
 
 func (t *Telemetry) handle(it item, dirty map[string][]byte) {

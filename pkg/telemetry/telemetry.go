@@ -44,6 +44,11 @@ type Telemetry struct {
 	queue chan item
 	stop  chan struct{} // closed by Close
 	done  chan struct{} // closed when runPublisher returns
+	pdone chan struct{} // closed when runPersister returns
+
+	pmu    sync.Mutex
+	pstate map[string][]byte // states to persist, by user; guarded by pmu
+	pkick  chan struct{}     // cap 1: there is something to persist
 
 	started   atomic.Bool
 	closeOnce sync.Once
@@ -92,6 +97,9 @@ func New(cfg Config, auth aaa.Authenticator, log *slog.Logger) (*Telemetry, erro
 		queue:  make(chan item, cfg.QueueLen),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+		pdone:  make(chan struct{}),
+		pstate: map[string][]byte{},
+		pkick:  make(chan struct{}, 1),
 		states: map[string]State{},
 		live:   map[string]map[string]session.Info{},
 	}
@@ -238,6 +246,7 @@ func (t *Telemetry) Start() error {
 		t.bridge.start()
 	}
 	go t.runPublisher()
+	go t.runPersister()
 	if t.metricsLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", t.MetricsHandler())
@@ -301,6 +310,7 @@ func (t *Telemetry) Close() error {
 		close(t.stop)
 		if t.started.Load() {
 			<-t.done
+			<-t.pdone
 		} else {
 			close(t.done)
 		}
