@@ -281,8 +281,10 @@ func (t *Telemetry) SessionEvent(ev session.Event) {
 // stored state is online with a session for which active(user, sessionID)
 // is false gets an offline state with the current time and
 // "reconciled": true. It runs in order with queued session events and
-// returns how many users it marked offline. Call it after Start, once the
-// session layer knows which sessions survived.
+// returns how many users it marked offline. A nil active means no session
+// is active (the usual case after a restart: PPP sessions do not survive
+// the daemon). Call it after Start, once the session layer knows which
+// sessions survived.
 func (t *Telemetry) Reconcile(active func(user, sessionID string) bool) (int, error) {
 	if !t.started.Load() {
 		return 0, errors.New("telemetry: reconcile before start")
