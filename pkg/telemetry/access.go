@@ -102,7 +102,7 @@ func (a *access) login(ctx context.Context, user, pw []byte, userFlag bool, remo
 		case LoginRejected:
 			log.Info("mqtt customer login rejected")
 		case LoginLimited:
-			log.Warn("mqtt customer login rate-limited")
+			log.Debug("mqtt customer login rate-limited") // counted in /metrics; an attack would flood the log
 		case LoginError:
 			log.Warn("mqtt customer login: no AAA decision", slog.Any("err", err))
 		}

@@ -294,7 +294,7 @@ func (b *bridge) session(maxSent *uint64) error {
 	b.connected.Store(true)
 	b.log.Info("telemetry: bridge connected", "address", b.cfg.Address, "queued", b.queued.Load())
 
-	acks := make(chan uint16, bridgeWindow)
+	acks := make(chan uint16, bridgeWindow+2) // every PUBACK in flight, one PINGRESP, never blocks
 	rerr := make(chan error, 1)
 	go func() {
 		for {

@@ -67,6 +67,10 @@ type Account struct {
 	Password string
 }
 
+// DefaultListen is the address the daemon should use for Listen when its
+// config says nothing: all addresses, the IANA MQTT port.
+const DefaultListen = ":1883"
+
 const (
 	defaultPrefix       = "bngbox"
 	defaultAuthCacheTTL = 60 * time.Second

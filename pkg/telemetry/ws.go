@@ -66,10 +66,13 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 }
 
 func (l *wsListener) Close(closeClients listeners.CloseFn) {
-	if l.closed.CompareAndSwap(false, true) && l.hs != nil {
-		l.hs.Close()
-	} else if l.hs == nil && l.ln != nil {
-		l.ln.Close()
+	if l.closed.CompareAndSwap(false, true) {
+		if l.hs != nil {
+			l.hs.Close()
+		}
+		if l.ln != nil {
+			l.ln.Close() // hs.Close does not know it when Serve never ran
+		}
 	}
 	closeClients(l.id)
 }
