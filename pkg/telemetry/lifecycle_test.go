@@ -2,6 +2,9 @@ package telemetry
 
 import (
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
@@ -112,5 +115,62 @@ func TestMetrics(t *testing.T) {
 	}
 	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
 		t.Errorf("Content-Type = %q", ct)
+	}
+}
+
+func TestNewFailsOnBusyPortAndReleasesOthers(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, cfg := range []Config{
+		{NAS: "n", Listen: busy.Addr().String()},
+		{NAS: "n", Listen: "127.0.0.1:0", WSListen: busy.Addr().String()},
+		{NAS: "n", WSListen: "127.0.0.1:0", MetricsListen: busy.Addr().String()},
+	} {
+		if tl, err := New(cfg, nil, nil); err == nil {
+			tl.Close()
+			t.Fatalf("New(%+v) succeeded on a busy port", cfg)
+		}
+	}
+	// Close before Start releases every listener.
+	tl, err := New(Config{NAS: "n", Listen: "127.0.0.1:0", WSListen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{tl.Addr(), tl.WSAddr(), tl.MetricsAddr()}
+	if err := tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Fatalf("%s still bound after Close: %v", a, err)
+		}
+		ln.Close()
+	}
+	if err := tl.Start(); err == nil {
+		t.Fatal("Start after Close succeeded")
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	tl, err := New(Config{NAS: "n", MetricsListen: "127.0.0.1:0"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	if err := tl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + tl.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "bngbox_telemetry_queue_overflow_total 0\n") {
+		t.Fatalf("GET /metrics: %s\n%s", resp.Status, body)
 	}
 }
