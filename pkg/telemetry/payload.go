@@ -16,8 +16,8 @@ const (
 
 // Rates is the JSON form of rate.Rates (bits per second, 0 = unlimited).
 type Rates struct {
-	Down uint64 `json:"down"`
-	Up   uint64 `json:"up"`
+	Down uint64 `json:"down_bps"`
+	Up   uint64 `json:"up_bps"`
 }
 
 func ratesOf(r rate.Rates) Rates { return Rates{Down: r.Down, Up: r.Up} }
