@@ -10,6 +10,7 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // role is what a connected client may do.
@@ -83,8 +84,7 @@ func (a *access) login(ctx context.Context, user, pw []byte, userFlag bool, remo
 		a.anonRefused.Add(1)
 		return false
 	case roleOperator:
-		want := a.operators[string(user)]
-		if subtle.ConstantTimeCompare(want, pw) == 1 {
+		if checkOperatorPassword(a.operators[string(user)], pw) {
 			a.operatorOK.Add(1)
 			return true
 		}
@@ -157,6 +157,18 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 }
 
 var _ mqtt.Hook = (*hook)(nil)
+
+// checkOperatorPassword compares pw with the configured password or bcrypt hash.
+func checkOperatorPassword(want, pw []byte) bool {
+	if isBcrypt(want) {
+		return bcrypt.CompareHashAndPassword(want, pw) == nil
+	}
+	return subtle.ConstantTimeCompare(want, pw) == 1
+}
+
+func isBcrypt(b []byte) bool {
+	return len(b) == 60 && (bytes.HasPrefix(b, []byte("$2a$")) || bytes.HasPrefix(b, []byte("$2b$")) || bytes.HasPrefix(b, []byte("$2y$")))
+}
 
 // operatorMap copies the operator accounts.
 func operatorMap(ops []Account) map[string][]byte {

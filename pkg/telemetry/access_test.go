@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/bngbox/bngbox/pkg/aaa"
 )
 
@@ -205,5 +207,26 @@ func TestLoginAAADown(t *testing.T) {
 	// Backend errors are not the user's failures: no rate limit.
 	if u.nCalls() != 10 {
 		t.Fatalf("AAA calls = %d, want 10", u.nCalls())
+	}
+}
+
+func TestOperatorBcrypt(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("ops"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		want, pw string
+		ok       bool
+	}{
+		{string(hash), "ops", true},
+		{string(hash), "nope", false},
+		{string(hash), string(hash), false}, // the hash is not the password
+		{"ops", "ops", true},
+		{"ops", "op", false},
+	} {
+		if got := checkOperatorPassword([]byte(c.want), []byte(c.pw)); got != c.ok {
+			t.Errorf("check(%q, %q) = %v, want %v", c.want, c.pw, got, c.ok)
+		}
 	}
 }

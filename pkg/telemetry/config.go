@@ -61,7 +61,9 @@ type Config struct {
 	Bridge *BridgeConfig
 }
 
-// An Account is an operator login.
+// An Account is an operator login. Password is either the password itself
+// or its bcrypt hash ("$2a$...", "$2b$...", "$2y$..."; e.g. from
+// `htpasswd -nbB user pw`).
 type Account struct {
 	User     string
 	Password string
