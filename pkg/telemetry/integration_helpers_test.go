@@ -122,15 +122,24 @@ func (p *proc) output() string {
 	return strings.Join(p.all, "\n")
 }
 
-// wait waits for the process to exit and returns its error.
+// wait waits (bounded) for the process to exit and returns its error.
 func (p *proc) wait() error {
 	p.t.Helper()
-	for range p.lines {
-	}
-	select {
-	case err := <-p.exit:
-		return err
-	case <-time.After(waitFor):
+	timer := time.NewTimer(waitFor)
+	defer timer.Stop()
+	for {
+		select {
+		case _, ok := <-p.lines:
+			if ok {
+				continue
+			}
+			select {
+			case err := <-p.exit:
+				return err
+			case <-timer.C:
+			}
+		case <-timer.C:
+		}
 		p.t.Fatalf("%s did not exit; output:\n%s", p.cmd.Path, p.output())
 		return nil
 	}

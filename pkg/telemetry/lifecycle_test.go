@@ -65,6 +65,12 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if st := retainedState(t, tl, "alice"); st.State != Online || st.SessionID != "0000000a" {
 		t.Fatalf("alice after restart = %+v, want online", st)
 	}
+	// Retained state never expires (mochi's default drops retained
+	// messages after 24 h).
+	if pk := tl.srv.Topics.Messages(tl.topics.state("alice"))[0]; pk.Expiry != 0 ||
+		tl.srv.Options.Capabilities.MaximumMessageExpiryInterval != 0 {
+		t.Fatalf("retained state expires: expiry %d, maximum %d", pk.Expiry, tl.srv.Options.Capabilities.MaximumMessageExpiryInterval)
+	}
 	if st := retainedState(t, tl, "bob"); st.State != Offline {
 		t.Fatalf("bob after restart = %+v, want offline", st)
 	}
@@ -172,5 +178,29 @@ func TestMetricsEndpoint(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "bngbox_telemetry_queue_overflow_total 0\n") {
 		t.Fatalf("GET /metrics: %s\n%s", resp.Status, body)
+	}
+}
+
+// TestCloseWithSilentClient: a client that connects and never sends
+// CONNECT must not keep Close waiting (mochi waits for every connection).
+func TestCloseWithSilentClient(t *testing.T) {
+	tl, err := New(Config{NAS: "n", Listen: "127.0.0.1:0"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", tl.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte{0x10}) // the first byte of a CONNECT, and then nothing
+	if err := tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("connection still open after Close")
 	}
 }

@@ -12,11 +12,14 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/bngbox/bngbox/pkg/aaa"
 	"github.com/bngbox/bngbox/pkg/session"
 )
+
+// maxSessionExpiry (seconds) bounds how long the broker keeps the session of
+// a disconnected client that asked for a persistent one.
+const maxSessionExpiry = 24 * 60 * 60
 
 // ErrClosed is returned by methods called after Close.
 var ErrClosed = errors.New("telemetry: closed")
@@ -35,8 +38,8 @@ type Telemetry struct {
 	store  *store // nil: not persisted
 	bridge *bridge
 
-	tcp, tlsl *listeners.TCP // nil when off
-	ws        *wsListener    // nil when off
+	tcp, tlsl *tcpListener // nil when off
+	ws        *wsListener  // nil when off
 	metricsLn net.Listener
 	metricsHS *http.Server
 	source    atomic.Pointer[MetricsSource]
@@ -103,7 +106,13 @@ func New(cfg Config, auth aaa.Authenticator, log *slog.Logger) (*Telemetry, erro
 		states: map[string]State{},
 		live:   map[string]map[string]session.Info{},
 	}
-	t.srv = mqtt.New(&mqtt.Options{InlineClient: true, Logger: log.With("subsys", "mqtt")})
+	caps := mqtt.NewDefaultServerCapabilities()
+	// mochi's default forcibly deletes retained messages after 24 h: the
+	// offline state of a line that has been down for days must stay.
+	caps.MaximumMessageExpiryInterval = 0
+	// Forget abandoned persistent sessions (clean=false) after a day.
+	caps.MaximumSessionExpiryInterval = maxSessionExpiry
+	t.srv = mqtt.New(&mqtt.Options{InlineClient: true, Capabilities: caps, Logger: log.With("subsys", "mqtt")})
 	t.access = &access{topics: t.topics, operators: operatorMap(cfg.Operators), anonymous: cfg.Anonymous,
 		logins: newLoginChecker(auth, cfg, func() time.Time { return t.now() }), log: log}
 	if err := t.srv.AddHook(&hook{a: t.access, srv: t.srv}, nil); err != nil {
@@ -138,7 +147,7 @@ func New(cfg Config, auth aaa.Authenticator, log *slog.Logger) (*Telemetry, erro
 func (t *Telemetry) addListeners() error {
 	c := t.cfg
 	if c.Listen != "" {
-		t.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: c.Listen})
+		t.tcp = newTCPListener("tcp", c.Listen, nil)
 		if err := t.srv.AddListener(t.tcp); err != nil {
 			t.tcp = nil
 			return fmt.Errorf("telemetry: listen %s: %w", c.Listen, err)
@@ -151,7 +160,7 @@ func (t *Telemetry) addListeners() error {
 			return fmt.Errorf("telemetry: tls key pair: %w", err)
 		}
 		tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		t.tlsl = listeners.NewTCP(listeners.Config{ID: "tls", Address: c.TLSListen, TLSConfig: tc})
+		t.tlsl = newTCPListener("tls", c.TLSListen, tc)
 		if err := t.srv.AddListener(t.tlsl); err != nil {
 			t.tlsl = nil
 			return fmt.Errorf("telemetry: listen tls %s: %w", c.TLSListen, err)

@@ -83,6 +83,7 @@ func (l *wsListener) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.Close()
+	c.UnderlyingConn().SetDeadline(time.Now().Add(connectTimeout)) // until CONNECT, see tcpListener
 	if err := l.establish(l.id, &wsConn{Conn: c.UnderlyingConn(), c: c}); err != nil {
 		l.log.Debug("telemetry: websocket client", slog.Any("err", err))
 	}
