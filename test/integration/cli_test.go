@@ -333,17 +333,19 @@ func goSSHExec(t *testing.T, l *Lab, key, command string) (string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	s.Stdout, s.Stderr = &out, &out
+	// Separate buffers: two io.Copy into one bytes.Buffer race (ReadFrom
+	// truncates to the length it started with).
+	var stdout, stderr bytes.Buffer
+	s.Stdout, s.Stderr = &stdout, &stderr
 	err = s.Run(command)
 	var ee *ssh.ExitError
 	if errors.As(err, &ee) {
-		return out.String(), ee.ExitStatus()
+		return stdout.String() + stderr.String(), ee.ExitStatus()
 	}
 	if err != nil {
 		t.Fatalf("ssh run %q: %v", command, err)
 	}
-	return out.String(), 0
+	return stdout.String() + stderr.String(), 0
 }
 
 // dialInNS dials TCP from inside the named network namespace: a throwaway
