@@ -71,6 +71,25 @@ expect timeout { fail "close after exit" } eof
 puts "\nEXPECT-OK"
 `
 
+// sshShellScript drives the OpenSSH client's interactive shell (pty):
+// argv: key hostname netns.
+const sshShellScript = `
+set timeout 20
+set key [lindex $argv 0]
+set prompt "[lindex $argv 1]> "
+proc fail {what} { puts "\nEXPECT-FAIL: $what"; exit 1 }
+spawn ip netns exec [lindex $argv 2] ssh -tt -F /dev/null -i $key -p 2022 -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ops@127.0.0.1
+expect timeout { fail "prompt" } $prompt
+send "sh\t"
+expect timeout { fail "tab completion of sh" } "show "
+send "stat\r"
+expect timeout { fail "show stat" } -re {active: +3\r}
+expect timeout { fail "prompt after show stat" } $prompt
+send "exit\r"
+expect timeout { fail "close after exit" } eof
+puts "\nEXPECT-OK"
+`
+
 // TestIntegrationCLITelnet: with 100 subscribers held, an operator uses
 // the Debian telnet client on the daemon's shell (wrong password refused,
 // show sessions lists all 100, TAB completes, show stat has the daemon's
@@ -221,7 +240,9 @@ func TestIntegrationCLITelnet(t *testing.T) {
 
 // TestIntegrationCLISSH: cli.ssh-listen with a generated host key and an
 // authorized_keys file; an SSH client logs in with its key and runs
-// show stat (real numbers); an unknown key is refused.
+// show stat (real numbers) as a one-shot command and, with OpenSSH and
+// expect installed, in the interactive shell (pty, TAB); exit codes follow
+// bngbox cli; an unknown key is refused.
 func TestIntegrationCLISSH(t *testing.T) {
 	const n = 3
 	keyDir := t.TempDir()
@@ -260,6 +281,19 @@ func TestIntegrationCLISSH(t *testing.T) {
 	}
 	if out, code := l.sshExec(t, id, "terminate nosuchuser"); code != 1 || !strings.Contains(out, "error:") {
 		t.Errorf("ssh terminate nosuchuser: exit %d, want 1\n%s", code, out)
+	}
+	if _, err := exec.LookPath("ssh"); err == nil {
+		if _, err := exec.LookPath("expect"); err == nil {
+			host, _ := os.Hostname()
+			script := filepath.Join(l.Dir, "ssh.exp")
+			os.WriteFile(script, []byte(sshShellScript), 0o600)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, "expect", "-f", script, id, host, l.BNG).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "EXPECT-OK") {
+				t.Errorf("interactive ssh shell: %v\n%s", err, tail(string(out), 3000))
+			}
+		}
 	}
 	if out, code := l.sshExec(t, other, "show stat"); code == 0 {
 		t.Errorf("a key not in authorized_keys logged in:\n%s", out)
