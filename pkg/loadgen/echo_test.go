@@ -167,3 +167,16 @@ func TestHoldPinger(t *testing.T) {
 		t.Errorf("empty summary = %d %d %d %d %v", s, l, wl, ws, at)
 	}
 }
+
+func TestExpand(t *testing.T) {
+	for _, tt := range []struct{ format, want string }{
+		{"user%04d", "user0007"},
+		{"user0021", "user0021"},
+		{"pw-%d", "pw-7"},
+		{"", ""},
+	} {
+		if got := expand(tt.format, 7); got != tt.want {
+			t.Errorf("expand(%q, 7) = %q, want %q", tt.format, got, tt.want)
+		}
+	}
+}

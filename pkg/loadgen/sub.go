@@ -36,6 +36,7 @@ type sub struct {
 
 	downReason ppp.Reason // why PPP went down, and the detail
 	downMsg    string
+	hangingUp  bool // we are ending the session (a PADT now is no news)
 	hp         *holdPinger // pings while held (Config.PingInterval)
 }
 
@@ -44,9 +45,18 @@ func newSub(g *Gen, idx int) *sub {
 		g:    g,
 		idx:  idx,
 		mac:  net.HardwareAddr{0x02, g.cfg.MACBase, 0, byte(idx >> 16), byte(idx >> 8), byte(idx)},
-		user: fmt.Sprintf(g.cfg.UserFormat, idx),
+		user: expand(g.cfg.UserFormat, idx),
 		in:   make(chan []byte, 64),
 	}
+}
+
+// expand formats a username or password format with the subscriber's
+// index; a format without a verb is taken literally.
+func expand(format string, idx int) string {
+	if !strings.Contains(format, "%") {
+		return format
+	}
+	return fmt.Sprintf(format, idx)
 }
 
 func isClosed(err error) bool {
@@ -164,10 +174,7 @@ func (s *sub) exchange(ctx context.Context, dst net.HardwareAddr, req *pppoe.Pac
 }
 
 func (s *sub) clientConfig() *ppp.Config {
-	pw := s.g.cfg.Password
-	if strings.Contains(pw, "%") {
-		pw = fmt.Sprintf(pw, s.idx)
-	}
+	pw := expand(s.g.cfg.Password, s.idx)
 	c := &ppp.Config{Role: ppp.RoleClient, Username: s.user, Password: pw, IPv6: true}
 	switch s.g.cfg.Auth {
 	case "pap":
@@ -309,7 +316,9 @@ func (s *sub) inputPADT(body []byte) {
 	if err != nil || p.Code != pppoe.CodePADT || s.sid == 0 || p.SessionID != s.sid {
 		return
 	}
-	s.g.padtRecv.Add(1)
+	if !s.hangingUp {
+		s.g.padtRecv.Add(1)
+	}
 	s.sid = 0
 	if !s.down {
 		s.perform(s.link.LowerDown(time.Now()))
@@ -352,6 +361,20 @@ func (s *sub) hold(hold <-chan struct{}) {
 	}
 	if s.down {
 		s.g.dropped.Add(1)
+		s.awaitPADT()
+	}
+}
+
+// awaitPADT, after the AC ended PPP (LCP Terminate), waits a little for
+// its PADT, then sends ours if none came, as pppd's PPPoE plugin does.
+func (s *sub) awaitPADT() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for s.sid != 0 && ctx.Err() == nil {
+		s.step(ctx, nil)
+	}
+	if s.sid != 0 {
+		s.padt()
 	}
 }
 
@@ -377,6 +400,7 @@ func (s *sub) hangup() {
 	if s.down {
 		return
 	}
+	s.hangingUp = true
 	if s.g.cfg.Hangup == "padt" {
 		s.padt()
 		return
