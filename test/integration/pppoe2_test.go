@@ -178,9 +178,11 @@ func test200(t *testing.T, auth string) {
 			continue
 		}
 		users[r.User] = true
-		// Up: 2 requests to inet + 2 replies to inet's pings; down the same.
-		if r.In < 4*84 || r.Out < 4*84 {
-			t.Errorf("stop for %s: input %d, output %d octets; want ≥ %d each (pings both ways)", r.User, r.In, r.Out, 4*84)
+		// Up: 2 requests to inet (60-byte packets) + 2 replies to inet's
+		// pings (84 bytes); down the same.
+		const want = 2*60 + 2*84
+		if r.In < want || r.Out < want {
+			t.Errorf("stop for %s: input %d, output %d octets; want ≥ %d each (pings both ways)", r.User, r.In, r.Out, want)
 		}
 	}
 	if len(users) != n {
