@@ -78,8 +78,10 @@ func (r *Report) String() string {
 		s += fmt.Sprintf("; ping %d/%d", r.PingRecv, r.PingSent)
 	}
 	if r.HoldPingSent > 0 {
-		s += fmt.Sprintf("; hold ping %d/%d lost %d (worst second at %v: %d/%d lost)", r.HoldPingSent-r.HoldPingLost, r.HoldPingSent,
-			r.HoldPingLost, r.HoldWorstAt, r.HoldWorstLost, r.HoldWorstSent)
+		s += fmt.Sprintf("; hold ping %d/%d lost %d", r.HoldPingSent-r.HoldPingLost, r.HoldPingSent, r.HoldPingLost)
+		if r.HoldPingLost > 0 {
+			s += fmt.Sprintf(" (worst second at %v: %d/%d lost)", r.HoldWorstAt, r.HoldWorstLost, r.HoldWorstSent)
+		}
 	}
 	if r.EchoAnswered > 0 {
 		s += fmt.Sprintf("; echo requests answered: %d", r.EchoAnswered)

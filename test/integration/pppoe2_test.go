@@ -325,3 +325,106 @@ func TestIntegrationEchoTimeout(t *testing.T) {
 		t.Errorf("%d Lost-Carrier stops, want 5", got)
 	}
 }
+
+// TestIntegrationPADIFlood: on a switched access segment, a second
+// namespace floods PADIs from random source MACs far above the AC's global
+// PADI rate limit. 20 established sessions keep passing traffic (pings
+// every 200 ms from each subscriber, and from inet to a few of them), the
+// AC counts the PADIs it refused, and a new subscriber can still connect.
+func TestIntegrationPADIFlood(t *testing.T) {
+	const (
+		n         = 20
+		floodRate = 10000 // PADIs/s; the AC's global limit is 2000/s (default)
+		floodFor  = 10 * time.Second
+	)
+	l := newLab(t, LabOptions{Users: n, Switched: true, Extra: "  - {name: new0001, password: secret}\n"})
+	l.StartDaemon()
+	held := l.StartLoadgen("-n", strconv.Itoa(n), "--ping", inetAddr, "--hold", (floodFor + 4*time.Second).String(),
+		"--ping-interval", "200ms")
+	l.waitActive(n, 30*time.Second)
+	ips := l.activeIPs()
+	before := l.drops()
+
+	floodStart := time.Now()
+	flood := l.Start(l.Flood, bin(t), "loadgen", "-i", "fl0", "--flood-rate", strconv.Itoa(floodRate),
+		"--flood-duration", floodFor.String())
+
+	// Downstream during the flood: 3 subscribers pinged from inet, 5/s.
+	time.Sleep(time.Second)
+	var sh strings.Builder
+	for _, ip := range ips[:3] {
+		fmt.Fprintf(&sh, "ping -n -q -c 30 -i 0.2 -W 2 %s | grep 'packet loss' &\n", ip)
+	}
+	sh.WriteString("wait\n")
+	inetPing := make(chan string, 1)
+	go func() { out, _ := l.Try(l.Inet, "sh", "-c", sh.String()); inetPing <- out }()
+
+	// A new subscriber 2 s into the flood.
+	time.Sleep(time.Second)
+	newStart := time.Now()
+	newOut, newErr := l.Loadgen("-n", "1", "--user", "new%04d", "--mac-base", "0x43", "--timeout", "30s", "--ping", inetAddr)
+	newTook := time.Since(newStart)
+	newDuring := newStart.Add(newTook).Before(floodStart.Add(floodFor))
+	setup := regexp.MustCompile(`setup p50 (\S+)`).FindStringSubmatch(newOut)
+	t.Logf("new subscriber started %v into the flood: err=%v, setup %v, loadgen run %v, up during the flood: %v: %s",
+		newStart.Sub(floodStart).Round(time.Millisecond), newErr, setup, newTook.Round(time.Millisecond), newDuring, strings.TrimSpace(newOut))
+	if newErr != nil || !strings.Contains(newOut, "sessions up: 1/1") {
+		t.Errorf("a new subscriber could not connect during or after the flood:\n%s", newOut)
+	}
+
+	select {
+	case <-flood.Exited():
+	case <-time.After(floodFor + 20*time.Second):
+		t.Fatal("flood did not finish")
+	}
+	frep := strings.TrimSpace(flood.Out.String())
+	t.Logf("%s", frep)
+	if flood.ExitCode() != 0 {
+		t.Fatalf("flood exit %d: %s", flood.ExitCode(), frep)
+	}
+	sent := reportInt(t, frep, "sent")
+	pados := reportInt(t, frep, "PADOs received")
+
+	after := l.drops()
+	limited := after["pppoe-rate-limited-global"] + after["pppoe-rate-limited-mac"] -
+		before["pppoe-rate-limited-global"] - before["pppoe-rate-limited-mac"]
+	t.Logf("AC drops during the flood: %v", after)
+	if limited == 0 || int(limited) > sent {
+		t.Errorf("AC counted %v rate-limited PADIs for %d sent", limited, sent)
+	}
+	if sent > 0 && float64(pados) > float64(sent)*0.5 {
+		t.Errorf("AC answered %d of %d flood PADIs: rate limit not effective", pados, sent)
+	}
+
+	out := <-inetPing
+	t.Logf("pings from inet during the flood:\n%s", strings.TrimSpace(out))
+	if strings.Count(out, "packet loss") != 3 {
+		t.Errorf("pings from inet: %s", out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if m := regexp.MustCompile(`(\d+)% packet loss`).FindStringSubmatch(line); m == nil || m[1] != "0" && m[1] != "3" {
+			t.Errorf("downstream loss during the flood: %s", line)
+		}
+	}
+
+	select {
+	case <-held.Exited():
+	case <-time.After(30 * time.Second):
+		t.Fatal("held loadgen did not finish")
+	}
+	rep := held.Out.String()
+	t.Logf("held subscribers: %s", strings.TrimSpace(rep))
+	m := regexp.MustCompile(`hold ping (\d+)/(\d+) lost (\d+)`).FindStringSubmatch(rep)
+	if m == nil {
+		t.Fatalf("no hold ping results:\n%s", rep)
+	}
+	recv, _ := strconv.Atoi(m[1])
+	total, _ := strconv.Atoi(m[2])
+	// 20 sessions × 5/s × ~14 s ≈ 1400; allow 1% for a loaded test machine.
+	if total < n*5*10 || recv*100 < total*99 {
+		t.Errorf("established sessions lost pings during the flood: %d/%d answered", recv, total)
+	}
+	if !strings.Contains(rep, fmt.Sprintf("sessions up: %d/%d", n, n)) || strings.Contains(rep, "dropped by AC") {
+		t.Errorf("held sessions did not survive the flood:\n%s", rep)
+	}
+}
