@@ -36,7 +36,7 @@ type sub struct {
 
 	downReason ppp.Reason // why PPP went down, and the detail
 	downMsg    string
-	hangingUp  bool // we are ending the session (a PADT now is no news)
+	hangingUp  bool        // we are ending the session (a PADT now is no news)
 	hp         *holdPinger // pings while held (Config.PingInterval)
 }
 
