@@ -70,6 +70,8 @@ func pingAll(ns string, ips []string, count int, wait time.Duration) (map[string
 		return nil, err
 	}
 	defer unix.Close(fd)
+	// Hundreds of replies arrive in a burst; the default buffer holds ~300.
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
 	id := uint16(os.Getpid())
 	got := make(map[string]int, len(ips))
 	want := map[[2]uint32]bool{} // (addr, seq) outstanding
