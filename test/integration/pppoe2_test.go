@@ -102,6 +102,8 @@ func reportInt(t *testing.T, rep, prefix string) int {
 	return n
 }
 
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
 // stats returns `show stat json`.
 func (l *Lab) stats() map[string]any {
 	l.t.Helper()
@@ -398,7 +400,13 @@ func TestIntegrationPADIFlood(t *testing.T) {
 		t.Errorf("pings from inet: %s", out)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if m := regexp.MustCompile(`(\d+)% packet loss`).FindStringSubmatch(line); m == nil || m[1] != "0" && m[1] != "3" {
+		// Near-zero: at most one echo in 30 on a loaded test machine.
+		m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(line)
+		if m == nil {
+			t.Errorf("ping from inet: %s", line)
+			continue
+		}
+		if tx, rx := atoi(m[1]), atoi(m[2]); tx < 30 || tx-rx > 1 {
 			t.Errorf("downstream loss during the flood: %s", line)
 		}
 	}
