@@ -57,6 +57,7 @@ type daemon struct {
 	core     *mgmt.Core
 	sock     *bbcli.SocketServer
 	telnetLn net.Listener
+	radius   radiusParts
 
 	portsMu sync.Mutex
 	ports   map[string]dataplane.Port
@@ -132,21 +133,28 @@ func (d *daemon) start() error {
 		}
 		d.pools = append(d.pools, pool)
 	}
-	if d.local, err = aaa.NewLocal(cfg.Auth.UsersFile); err != nil {
-		return fmt.Errorf("auth.users-file: %w", err)
+	if err := d.startRADIUS(); err != nil {
+		return err
 	}
-	if cfg.Accounting.File != "" {
+	if cfg.Auth.Backend == "local" {
+		if d.local, err = aaa.NewLocal(cfg.Auth.UsersFile); err != nil {
+			return fmt.Errorf("auth.users-file: %w", err)
+		}
+	}
+	switch cfg.Accounting.Backend {
+	case "radius": // d.acct set by startRADIUS
+	case "file":
 		fa, err := aaa.NewFileAccounter(cfg.Accounting.File)
 		if err != nil {
 			return fmt.Errorf("accounting.file: %w", err)
 		}
 		d.acct = fa
-	} else {
+	default:
 		d.acct = aaa.LogAccounter{Log: d.log}
 	}
 
 	d.mgr = session.NewManager(sessionConfig(cfg), session.Deps{
-		Log: d.log, Dataplane: d.dp, Auth: d.local, Acct: d.acct, Pools: d.pools,
+		Log: d.log, Dataplane: d.dp, Auth: d.authenticator(), Acct: d.acct, Pools: d.pools,
 	})
 	d.disc, err = pppoe.New(discoveryConfig(cfg))
 	if err != nil {
@@ -167,6 +175,9 @@ func (d *daemon) start() error {
 		ReloadFunc:  func(context.Context) error { return d.reload() },
 		DropsFunc:   d.drops,
 		VersionInfo: mgmt.Version{Version: version, GoVersion: runtime.Version(), Dataplane: d.dp.Kind()},
+	}
+	if err := d.startDAE(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.CLI.Socket), 0o755); err != nil {
 		return fmt.Errorf("cli.socket: %w", err)
@@ -193,6 +204,7 @@ func (d *daemon) stop() {
 	if d.telnetLn != nil {
 		d.telnetLn.Close()
 	}
+	d.stopDAE()
 	if d.mgr != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := d.mgr.Shutdown(ctx); err != nil {
@@ -200,6 +212,7 @@ func (d *daemon) stop() {
 		}
 		cancel()
 	}
+	d.stopRADIUS()
 	if d.dp != nil {
 		d.dp.Close()
 	}
@@ -229,8 +242,11 @@ func (d *daemon) reload() error {
 	if cfg.CLI != d.cfg.CLI {
 		needRestart = append(needRestart, "cli")
 	}
-	if err := d.local.Reload(); err != nil {
-		return fmt.Errorf("auth.users-file: %w", err)
+	needRestart = append(needRestart, radiusNeedsRestart(d.cfg, cfg)...)
+	if d.local != nil {
+		if err := d.local.Reload(); err != nil {
+			return fmt.Errorf("auth.users-file: %w", err)
+		}
 	}
 	if err := d.disc.SetConfig(discoveryConfig(cfg)); err != nil {
 		return err
@@ -238,7 +254,7 @@ func (d *daemon) reload() error {
 	d.mgr.SetConfig(sessionConfig(cfg))
 	d.level.UnmarshalText([]byte(cfg.Log.Level))
 	d.cfg = cfg
-	d.log.Info("config reloaded", "file", d.cfgPath, "users", d.local.Len())
+	d.log.Info("config reloaded", "file", d.cfgPath, "auth", cfg.Auth.Backend)
 	if len(needRestart) > 0 {
 		d.log.Warn("config changes that need a restart were not applied", "keys", needRestart)
 	}
