@@ -58,6 +58,9 @@ type LabOptions struct {
 	Auth    []string // ppp.auth
 	Config  string   // appended to the config (top-level keys not otherwise set)
 	EchoInt string   // ppp.lcp-echo-interval
+	// AAA replaces the auth and accounting sections (YAML); default: the
+	// local users file and JSON-lines accounting to AcctFile.
+	AAA string
 }
 
 func newLab(t *testing.T, o LabOptions) *Lab {
@@ -88,6 +91,9 @@ func newLab(t *testing.T, o LabOptions) *Lab {
 	if o.EchoInt == "" {
 		o.EchoInt = "10s"
 	}
+	if o.AAA == "" {
+		o.AAA = "auth: {backend: local, users-file: users.yaml}\naccounting: {file: acct.jsonl, interim-interval: 0s}"
+	}
 	l.Socket = filepath.Join(l.Dir, "cli.sock")
 	l.AcctFile = filepath.Join(l.Dir, "acct.jsonl")
 	q := func(ss []string) string { return "[" + strings.Join(ss, ", ") + "]" }
@@ -104,10 +110,9 @@ ppp:
   dns: [192.0.2.53]
 pools:
   - {name: default, range: %s}
-auth: {backend: local, users-file: users.yaml}
-accounting: {file: acct.jsonl, interim-interval: 0s}
+%s
 cli: {socket: %s}
-%s`, q(o.VLANs), q(o.Auth), o.EchoInt, subnetPool, l.Socket, o.Config)
+%s`, q(o.VLANs), q(o.Auth), o.EchoInt, subnetPool, o.AAA, l.Socket, o.Config)
 	l.Config = filepath.Join(l.Dir, "bngbox.yaml")
 	os.WriteFile(l.Config, []byte(cfg), 0o600)
 	return l
