@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -143,5 +144,29 @@ func TestRADIUSBackendNeedsServers(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "users-file") {
 		t.Errorf("users-file required with backend radius:\n%s", err)
+	}
+}
+
+// TestSampleRADIUSDefaults: etc/bngbox.yaml documents every radius key with
+// its default.
+func TestSampleRADIUSDefaults(t *testing.T) {
+	c, err := Load("../../etc/bngbox.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	if got, want := fmt.Sprintf("%+v", c.RADIUS), fmt.Sprintf("%+v", d.RADIUS); got != want {
+		t.Errorf("sample radius section:\n got %s\nwant %s", got, want)
+	}
+	if c.Auth.Backend != "local" || c.Accounting.Backend != "log" {
+		t.Errorf("sample backends %q/%q", c.Auth.Backend, c.Accounting.Backend)
+	}
+	for _, key := range []string{"auth-servers", "acct-servers", "timeout", "retries", "dead-time", "max-in-flight", "nas-ip",
+		"spool-path", "spool-max-mb", "rates.attr-up", "rates.attr-down", "rates.filter-id", "dictionaries",
+		"kill-on-unacked-start", "allow-missing-reply-message-authenticator", "dae.listen", "dae.clients", "dae.replay-window"} {
+		path := "radius." + key
+		if c.lineOf(path) == c.lineOf(path[:strings.LastIndex(path, ".")]) { // absent: the parent's line
+			t.Errorf("sample does not document radius.%s", key)
+		}
 	}
 }
