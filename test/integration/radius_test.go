@@ -525,3 +525,29 @@ func TestIntegrationRADIUSSpool(t *testing.T) {
 		t.Errorf("Accounting-On %d (want 2, one per start), Accounting-Off %d (want 1)", n, m)
 	}
 }
+
+// TestIntegrationRADIUSKillOnUnackedStart: with kill-on-unacked-start and no
+// accounting server answering, the session is ended by the AC (PADT) once
+// its Start failed a full round; its records still arrive later.
+func TestIntegrationRADIUSKillOnUnackedStart(t *testing.T) {
+	requireRADIUSTools(t)
+	l := newLab(t, LabOptions{Users: 1, AAA: radiusAAA("local"), Config: radiusConfig(t) + "  kill-on-unacked-start: true\n"})
+	fr := newFreeRADIUS(t)
+	d := l.StartDaemon()
+	out, _ := l.Loadgen("-n", "1", "--hold", "15s")
+	if !strings.Contains(out, "sessions up: 1/1") || !strings.Contains(out, "dropped by AC while held: 1") {
+		t.Fatalf("session with an unacknowledged Start not ended by the AC:\n%s", out)
+	}
+	if !strings.Contains(d.Out.String(), "Accounting-Start not acknowledged") {
+		t.Error("daemon did not log why it ended the session")
+	}
+	fr.start(l)
+	var stops []map[string]string
+	l.WaitFor("the spooled Stop", 60*time.Second, func() bool {
+		stops = records(fr.detail(t), "Stop", "user0001")
+		return len(stops) == 1
+	})
+	if stops[0]["Acct-Terminate-Cause"] != "Admin-Reset" {
+		t.Errorf("Stop cause %q, want Admin-Reset", stops[0]["Acct-Terminate-Cause"])
+	}
+}
