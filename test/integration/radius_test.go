@@ -11,6 +11,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -154,10 +155,10 @@ server default {
 `
 
 // radiusAAA is the auth/accounting part of the bngbox config; authBackend
-// is "radius" or "local".
-func radiusAAA(authBackend string) string {
+// is "radius" or "local", interim the accounting.interim-interval.
+func radiusAAA(authBackend, interim string) string {
 	return fmt.Sprintf(`auth: {backend: %s, users-file: users.yaml}
-accounting: {backend: radius, interim-interval: 0s}`, authBackend)
+accounting: {backend: radius, interim-interval: %s}`, authBackend, interim)
 }
 
 const radiusSection = `nas: {identifier: bngbox-test, ip: 127.0.0.1}
@@ -307,7 +308,7 @@ func rates(s map[string]any) string {
 // Stop per session with the right fields.
 func TestIntegrationRADIUSSessions(t *testing.T) {
 	requireRADIUSTools(t)
-	l := newLab(t, LabOptions{AAA: radiusAAA("radius"), Config: radiusConfig(t)})
+	l := newLab(t, LabOptions{AAA: radiusAAA("radius", "10s"), Config: radiusConfig(t)})
 	fr := newFreeRADIUS(t)
 	fr.start(l)
 	d := l.StartDaemon()
@@ -460,6 +461,17 @@ func TestIntegrationRADIUSSessions(t *testing.T) {
 			t.Errorf("user0001 %s: Class %q, want 0x676f6c64", r["Acct-Status-Type"], r["Class"])
 		}
 	}
+	// accounting.interim-interval 10s, the first one jittered: user0001 was
+	// up for well over 20s.
+	interims := records(recs, "Interim-Update", "user0001")
+	if len(interims) < 1 {
+		t.Errorf("user0001: no Interim-Update")
+	}
+	for _, r := range interims {
+		if r["Acct-Session-Id"] != records(recs, "Start", "user0001")[0]["Acct-Session-Id"] || r["Framed-IP-Address"] != "100.64.200.1" {
+			t.Errorf("user0001 interim %v", r)
+		}
+	}
 	if n := len(records(recs, "Start", "rejectme0001")); n != 0 {
 		t.Errorf("rejected user accounted: %d starts", n)
 	}
@@ -471,7 +483,7 @@ func TestIntegrationRADIUSSessions(t *testing.T) {
 // sessions come up without RADIUS.
 func TestIntegrationRADIUSSpool(t *testing.T) {
 	requireRADIUSTools(t)
-	l := newLab(t, LabOptions{Users: 3, AAA: radiusAAA("local"), Config: radiusConfig(t)})
+	l := newLab(t, LabOptions{Users: 3, AAA: radiusAAA("local", "0s"), Config: radiusConfig(t)})
 	fr := newFreeRADIUS(t)
 	d := l.StartDaemon()
 	if out, err := l.Loadgen("-n", "3", "--ping", inetAddr, "--hold", "1s"); err != nil || !strings.Contains(out, "sessions up: 3/3") {
@@ -531,7 +543,7 @@ func TestIntegrationRADIUSSpool(t *testing.T) {
 // its Start failed a full round; its records still arrive later.
 func TestIntegrationRADIUSKillOnUnackedStart(t *testing.T) {
 	requireRADIUSTools(t)
-	l := newLab(t, LabOptions{Users: 1, AAA: radiusAAA("local"), Config: radiusConfig(t) + "  kill-on-unacked-start: true\n"})
+	l := newLab(t, LabOptions{Users: 1, AAA: radiusAAA("local", "0s"), Config: radiusConfig(t) + "  kill-on-unacked-start: true\n"})
 	fr := newFreeRADIUS(t)
 	d := l.StartDaemon()
 	out, _ := l.Loadgen("-n", "1", "--hold", "15s")
@@ -549,5 +561,52 @@ func TestIntegrationRADIUSKillOnUnackedStart(t *testing.T) {
 	})
 	if stops[0]["Acct-Terminate-Cause"] != "Admin-Reset" {
 		t.Errorf("Stop cause %q, want Admin-Reset", stops[0]["Acct-Terminate-Cause"])
+	}
+}
+
+// TestIntegrationRADIUSAuthFailover: the first auth server never answers;
+// subscribers still come up through the second within the configured
+// timeout, and `show radius` shows the first one as down.
+func TestIntegrationRADIUSAuthFailover(t *testing.T) {
+	requireRADIUSTools(t)
+	cfg := strings.Replace(radiusConfig(t),
+		`auth-servers: [{address: "127.0.0.1:1812", secret: `+radSecret+`}]`,
+		`auth-servers: [{address: "127.0.0.1:1912", secret: `+radSecret+`, priority: 1}, {address: "127.0.0.1:1812", secret: `+radSecret+`, priority: 2}]`, 1)
+	if cfg == radiusConfig(t) {
+		t.Fatal("auth-servers line not replaced")
+	}
+	l := newLab(t, LabOptions{AAA: radiusAAA("radius", "0s"), Config: cfg})
+	newFreeRADIUS(t).start(l)
+	l.StartDaemon()
+	start := time.Now()
+	// timeout 500ms, retries 1: the dead server costs about 1s.
+	if out, err := l.Loadgen("-n", "2", "--auth", "chap", "--timeout", "10s"); err != nil || !strings.Contains(out, "sessions up: 2/2") {
+		t.Fatalf("loadgen via the second server: %v\n%s", err, out)
+	}
+	if el := time.Since(start); el > 8*time.Second {
+		t.Errorf("failover took %v", el)
+	}
+	out, err := l.CLI("show", "radius", "json")
+	if err != nil {
+		t.Fatalf("show radius: %v\n%s", err, out)
+	}
+	var servers []struct {
+		Address, Role, State string
+		Requests, Timeouts   uint64
+	}
+	if err := json.Unmarshal([]byte(out), &servers); err != nil {
+		t.Fatalf("show radius json: %v\n%s", err, out)
+	}
+	got := map[string]string{}
+	for _, s := range servers {
+		got[s.Role+" "+s.Address] = fmt.Sprintf("%s requests>0:%v timeouts>0:%v", s.State, s.Requests > 0, s.Timeouts > 0)
+	}
+	for k, want := range map[string]string{
+		"auth 127.0.0.1:1912": "dead requests>0:true timeouts>0:true",
+		"auth 127.0.0.1:1812": "alive requests>0:true timeouts>0:false",
+	} {
+		if got[k] != want {
+			t.Errorf("show radius %s: %q, want %q\n%s", k, got[k], want, out)
+		}
 	}
 }
