@@ -277,11 +277,16 @@ func requireRADIUSTools(t *testing.T) {
 // output.
 func radclient(l *Lab, cmd, attrs string) string {
 	l.t.Helper()
+	return radclientSecret(l, cmd, coaSecret, attrs)
+}
+
+func radclientSecret(l *Lab, cmd, secret, attrs string) string {
+	l.t.Helper()
 	f := filepath.Join(l.Dir, "radclient.txt")
 	if err := os.WriteFile(f, []byte(attrs+"\n"), 0o600); err != nil {
 		l.t.Fatal(err)
 	}
-	out, _ := l.Try(l.BNG, "radclient", "-x", "-t", "2", "-r", "1", "-f", f, daeAddr, cmd, coaSecret)
+	out, _ := l.Try(l.BNG, "radclient", "-x", "-t", "2", "-r", "1", "-f", f, daeAddr, cmd, secret)
 	return out
 }
 
@@ -348,6 +353,14 @@ func TestIntegrationRADIUSSessions(t *testing.T) {
 	}
 	if !strings.Contains(d.Out.String(), "account suspended") {
 		t.Error("daemon log lacks the Reply-Message of the Access-Reject")
+	}
+
+	// A request signed with the wrong secret gets no answer and changes nothing.
+	if out := radclientSecret(l, "disconnect", "wrongsecret", `User-Name = "user0001"`); strings.Contains(out, "Received") {
+		t.Errorf("answer to a request with a bad secret:\n%s", out)
+	}
+	if sessionBy(l, "user0001") == nil {
+		t.Fatal("user0001 disconnected by a request with a bad secret")
 	}
 
 	// CoA: new rates, session stays.
