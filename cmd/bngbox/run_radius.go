@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/bngbox/bngbox/pkg/aaa"
@@ -68,6 +70,11 @@ func radiusConfig(c *config.Config, log *slog.Logger) radius.Config {
 func (d *daemon) startRADIUS() error {
 	if !usesRADIUS(d.cfg) {
 		return nil
+	}
+	if d.cfg.Accounting.Backend == "radius" {
+		if err := os.MkdirAll(filepath.Dir(d.cfg.RADIUS.SpoolPath), 0o750); err != nil {
+			return fmt.Errorf("radius.spool-path: %w", err)
+		}
 	}
 	rc, err := radius.New(radiusConfig(d.cfg, d.log))
 	if err != nil {

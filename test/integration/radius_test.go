@@ -167,7 +167,7 @@ radius:
   acct-servers: [{address: "127.0.0.1:1813", secret: ` + radSecret + `}]
   timeout: 500ms
   retries: 1
-  spool-path: spool.db
+  spool-path: spool/acct.db
   dictionaries: [` + "{{DICT}}" + `]
   dae:
     listen: "` + daeAddr + `"
