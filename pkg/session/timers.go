@@ -75,7 +75,7 @@ func (s *Session) policyTick(now time.Time) {
 		return
 	}
 	if !p.sessionEnd.IsZero() && !now.Before(p.sessionEnd) {
-		p.sessionEnd = time.Time{}
+		*p = policy{} // ending: no more timers
 		s.m.log.Info("session timeout", "id", s.id, "user", s.req.User, "session_timeout", s.reply.SessionTimeout)
 		s.close(aaa.CauseSessionTimeout, false)
 		return
@@ -85,8 +85,9 @@ func (s *Session) policyTick(now time.Time) {
 			p.lastStats, p.lastActive = st, now
 		}
 		if now.Sub(p.lastActive) >= p.idle {
-			p.nextIdle = time.Time{}
-			s.m.log.Info("idle timeout", "id", s.id, "user", s.req.User, "idle_timeout", p.idle)
+			idle := p.idle
+			*p = policy{}
+			s.m.log.Info("idle timeout", "id", s.id, "user", s.req.User, "idle_timeout", idle)
 			s.close(aaa.CauseIdleTimeout, false)
 			return
 		}
