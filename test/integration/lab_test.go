@@ -70,6 +70,9 @@ type LabOptions struct {
 	// Switched puts a Linux bridge (namespace sw) between the BNG and
 	// both the subscriber namespace and a second one, flood.
 	Switched bool
+	// AAA replaces the auth and accounting sections (YAML); default: the
+	// local users file and JSON-lines accounting to AcctFile.
+	AAA string
 }
 
 func newLab(t *testing.T, o LabOptions) *Lab {
@@ -120,6 +123,9 @@ func newLab(t *testing.T, o LabOptions) *Lab {
 	if o.EchoFail > 0 {
 		echoFail = fmt.Sprintf("\n  lcp-echo-failure: %d", o.EchoFail)
 	}
+	if o.AAA == "" {
+		o.AAA = "auth: {backend: local, users-file: users.yaml}\naccounting: {file: acct.jsonl, interim-interval: 0s}"
+	}
 	l.Socket = filepath.Join(l.Dir, "cli.sock")
 	l.AcctFile = filepath.Join(l.Dir, "acct.jsonl")
 	q := func(ss []string) string { return "[" + strings.Join(ss, ", ") + "]" }
@@ -136,10 +142,9 @@ ppp:
   dns: [192.0.2.53]
 pools:
   - {name: default, range: %s}
-auth: {backend: local, users-file: users.yaml}
-accounting: {file: acct.jsonl, interim-interval: 0s}
+%s
 cli: {socket: %s%s}
-%s`, q(o.VLANs), q(o.Auth), o.EchoInt, echoFail, subnetPool, l.Socket, cliKeys, o.Config)
+%s`, q(o.VLANs), q(o.Auth), o.EchoInt, echoFail, subnetPool, o.AAA, l.Socket, cliKeys, o.Config)
 	l.Config = filepath.Join(l.Dir, "bngbox.yaml")
 	os.WriteFile(l.Config, []byte(cfg), 0o600)
 	return l
