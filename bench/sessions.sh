@@ -17,7 +17,8 @@
 # Knobs (environment): BENCH_SESSIONS (1000), BENCH_HOLD (35s), BENCH_ECHO
 # (10s), BENCH_UNIT_CACHE (= BENCH_SESSIONS; 0 = cold wave only),
 # BENCH_CONCURRENCY (loadgen --concurrency, default the loadgen's),
-# BENCH_RATE (loadgen --rate, 0 = unpaced), BENCH_AUTH (pap), BENCH_PPROF
+# BENCH_RATE (loadgen --rate, 0 = unpaced), BENCH_TIMEOUT (loadgen
+# --timeout, per-session setup, 60s), BENCH_AUTH (pap), BENCH_PPROF
 # (host:port for bngbox's pprof listener, empty = off), BENCH_KEEP=1 keeps the
 # work directory.
 set -euo pipefail
@@ -29,6 +30,7 @@ HOLD=${BENCH_HOLD:-35s}
 ECHO=${BENCH_ECHO:-10s}
 CACHE=${BENCH_UNIT_CACHE:-$N}
 CONC=${BENCH_CONCURRENCY:-}
+TIMEOUT=${BENCH_TIMEOUT:-60s}
 RATE=${BENCH_RATE:-0}
 AUTH=${BENCH_AUTH:-pap}
 P=bbbench
@@ -48,8 +50,9 @@ for ns in sub bng; do ip netns del "$P-$ns" 2>/dev/null || true; done
 
 say() { printf '\n== %s\n' "$*"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-# cpu_s prints utime+stime of a process in seconds.
+# cpu_s prints utime+stime of a process in seconds; cpu_us prints "user sys".
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/hz}' "/proc/$1/stat"; }
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f %.2f", $14/hz, $15/hz}' "/proc/$1/stat"; }
 cli() { "$BIN" cli --socket "$dir/cli.sock" "$@"; }
 active() { cli show stat json 2>/dev/null | sed -n 's/.*"active": *\([0-9]*\).*/\1/p' | head -1; }
 
@@ -92,15 +95,15 @@ sleep 1
 rss0=$(rss_kib "$daemon")
 echo "  bngbox pid $daemon, VmRSS idle $rss0 KiB"
 
-lgflags=(-i sub0 -n "$N" --auth "$AUTH" --hold "$HOLD" --rate "$RATE")
+lgflags=(-i sub0 -n "$N" --auth "$AUTH" --hold "$HOLD" --rate "$RATE" --timeout "$TIMEOUT")
 [ -n "$CONC" ] && lgflags+=(--concurrency "$CONC")
 fail=0
 
 # wave NAME: one loadgen run; prints its report and the daemon's numbers.
 wave() {
-	local name=$1 cpu0 up peak rss lgcpu
+	local name=$1 cpu0 us0 up peak rss lgcpu
 	say "$name wave: $N sessions, held $HOLD"
-	cpu0=$(cpu_s "$daemon")
+	cpu0=$(cpu_s "$daemon"); us0=$(cpu_us "$daemon")
 	ip netns exec "$P-sub" /usr/bin/time -f '%U %S' -o "$dir/lg.time" "$BIN" loadgen "${lgflags[@]}" > "$dir/lg.out" 2>&1 &
 	local lg=$!
 	for _ in $(seq 1200); do
@@ -110,14 +113,19 @@ wave() {
 	done
 	sleep 1
 	peak=$(active); rss=$(rss_kib "$daemon")
-	echo "  bngbox CPU during setup: $(awk -v a="$cpu0" -v b="$(cpu_s "$daemon")" 'BEGIN{printf "%.2f s", b-a}')"
+	echo "  bngbox CPU during setup: $(awk -v a="$cpu0" -v b="$(cpu_s "$daemon")" -v n="$N" 'BEGIN{printf "%.2f s (%.2f ms/session)", b-a, (b-a)*1000/n}'), user sys: $(echo "$us0 $(cpu_us "$daemon")" | awk '{printf "%.2f %.2f", $3-$1, $4-$2}') s"
 	echo "  active at peak: ${peak:-0}; bngbox VmRSS $rss KiB (idle $rss0 KiB)"
 	awk -v a="$rss0" -v b="$rss" -v n="${peak:-0}" 'BEGIN { if (n > 0) printf "  RSS delta/session: %.1f KiB\n", (b-a)/n }'
-	echo "  show stat at peak:"; cli show stat | sed 's/^/    /'
+	echo "  show stat at peak:"; cli show stat | grep -v ': *0$' | sed 's/^/    /'
+	# End of the hold: the sessions have answered several LCP echoes.
+	while kill -0 "$lg" 2>/dev/null && [ "$(active)" -ge "$N" ]; do
+		rss=$(rss_kib "$daemon"); sleep 1
+	done
+	echo "  end of hold: bngbox VmRSS $rss KiB, $(awk -v a="$rss0" -v b="$rss" -v n="$N" 'BEGIN { printf "%.1f KiB/session", (b-a)/n }')"
 	wait "$lg" || fail=1
 	echo "  loadgen: $(cat "$dir/lg.out")"
 	lgcpu=$(tail -1 "$dir/lg.time")
-	echo "  loadgen CPU (user sys): $lgcpu s"
+	echo "  loadgen CPU (user sys): $lgcpu s ($(echo "$lgcpu" | awk -v n="$N" '{printf "%.2f", ($1+$2)*1000/n}') ms/session)"
 	grep -q "sessions up: $N/$N" "$dir/lg.out" || { echo "  FAIL: not every session came up"; fail=1; }
 	grep -q "dropped by AC" "$dir/lg.out" && { echo "  FAIL: sessions dropped while held"; fail=1; }
 	echo "  dropped by AC while held: $(sed -n 's/.*dropped by AC while held: \([0-9]*\).*/\1/p' "$dir/lg.out" | grep . || echo 0)"
@@ -131,6 +139,6 @@ wave cold
 echo "  bngbox VmRSS after teardown: $(rss_kib "$daemon") KiB"
 
 say "reproduce"
-echo "  BENCH_SESSIONS=$N BENCH_HOLD=$HOLD BENCH_ECHO=$ECHO BENCH_UNIT_CACHE=$CACHE${CONC:+ BENCH_CONCURRENCY=$CONC} BENCH_RATE=$RATE make bench-system"
+echo "  BENCH_SESSIONS=$N BENCH_HOLD=$HOLD BENCH_ECHO=$ECHO BENCH_UNIT_CACHE=$CACHE${CONC:+ BENCH_CONCURRENCY=$CONC} BENCH_RATE=$RATE BENCH_TIMEOUT=$TIMEOUT make bench-system"
 [ "$fail" = 0 ] || { echo "bench: FAILED"; tail -20 "$dir/bngbox.log"; exit 1; }
 echo "bench: ok"

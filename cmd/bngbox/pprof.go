@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
 )
 
 // pprofEnv names the environment variable that turns on the profiling
@@ -26,6 +27,9 @@ func startPprof(log *slog.Logger) {
 		log.Error("pprof listener", "addr", addr, "err", err)
 		return
 	}
+	// Sample every 4 KiB allocated rather than every 512 KiB, so that a heap
+	// profile shows per-session allocations.
+	runtime.MemProfileRate = 4096
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
