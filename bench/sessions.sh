@@ -118,7 +118,7 @@ wave() {
 	awk -v a="$rss0" -v b="$rss" -v n="${peak:-0}" 'BEGIN { if (n > 0) printf "  RSS delta/session: %.1f KiB\n", (b-a)/n }'
 	echo "  show stat at peak:"; cli show stat | grep -v ': *0$' | sed 's/^/    /'
 	# End of the hold: the sessions have answered several LCP echoes.
-	while kill -0 "$lg" 2>/dev/null && [ "$(active)" -ge "$N" ]; do
+	while kill -0 "$lg" 2>/dev/null && [ "$(active)" -ge "$N" ] 2>/dev/null; do
 		rss=$(rss_kib "$daemon"); sleep 1
 	done
 	echo "  end of hold: bngbox VmRSS $rss KiB, $(awk -v a="$rss0" -v b="$rss" -v n="$N" 'BEGIN { printf "%.1f KiB/session", (b-a)/n }')"
