@@ -19,8 +19,9 @@
 # BENCH_CONCURRENCY (loadgen --concurrency, default the loadgen's),
 # BENCH_RATE (loadgen --rate, 0 = unpaced), BENCH_TIMEOUT (loadgen
 # --timeout, per-session setup, 60s), BENCH_AUTH (pap), BENCH_PPROF
-# (host:port for bngbox's pprof listener, empty = off), BENCH_KEEP=1 keeps the
-# work directory.
+# (host:port for bngbox's pprof listener, empty = off), BENCH_IPV6 (1; 0 =
+# IPv4-only: ppp.ipv6 false and IPv6 disabled on new devices in the bngbox
+# namespace, see docs/benchmarks.md), BENCH_KEEP=1 keeps the work directory.
 set -euo pipefail
 
 BIN=${BNGBOX_BIN:-$(dirname "$0")/../bin/bngbox}
@@ -33,14 +34,17 @@ CONC=${BENCH_CONCURRENCY:-}
 TIMEOUT=${BENCH_TIMEOUT:-60s}
 RATE=${BENCH_RATE:-0}
 AUTH=${BENCH_AUTH:-pap}
+IPV6=${BENCH_IPV6:-1}
 P=bbbench
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces, TUN devices)"; exit 1; }
 [ -x "$BIN" ] || { echo "bench: $BIN not built (run make build)"; exit 1; }
 
 dir=$(mktemp -d /tmp/bbbench.XXXXXX)
 daemon=""
+lg=""
 cleanup() {
 	set +e
+	[ -n "$lg" ] && kill "$lg" 2>/dev/null
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	for ns in sub bng; do ip netns del "$P-$ns" 2>/dev/null; done
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $dir"; else rm -rf "$dir"; fi
@@ -59,13 +63,16 @@ active() { cli show stat json 2>/dev/null | sed -n 's/.*"active": *\([0-9]*\).*/
 say "machine"
 echo "  $(nproc) CPU, $(uname -r), $(go version 2>/dev/null | cut -d' ' -f3-), $(. /etc/os-release && echo "$PRETTY_NAME")"
 echo "  load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "  sessions $N, hold $HOLD, lcp-echo-interval $ECHO, unit-cache $CACHE, auth $AUTH"
+echo "  sessions $N, hold $HOLD, lcp-echo-interval $ECHO, unit-cache $CACHE, auth $AUTH, ipv6 $IPV6"
 
 for ns in sub bng; do ip netns add "$P-$ns"; ip -n "$P-$ns" link set lo up; done
 ip link add "${P}a" type veth peer name "${P}b"
 ip link set "${P}a" netns "$P-sub"; ip link set "${P}b" netns "$P-bng"
 ip -n "$P-sub" link set "${P}a" name sub0; ip -n "$P-bng" link set "${P}b" name acc0
 ip -n "$P-sub" link set sub0 up; ip -n "$P-bng" link set acc0 up
+# IPv4-only: no IPv6 on the TUN devices at all (each device's IPv6 routes make
+# every later link-up walk the whole IPv6 FIB).
+[ "$IPV6" = 1 ] || ip netns exec "$P-bng" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
 
 awk -v n="$N" 'BEGIN { print "users:"; for (i = 1; i <= n; i++) printf "  - {name: user%04d, password: secret}\n", i }' > "$dir/users.yaml"
 cat > "$dir/bngbox.yaml" <<YAML
@@ -80,6 +87,7 @@ ppp:
   auth: [$AUTH]
   lcp-echo-interval: $ECHO
   lcp-echo-failure: 3
+  ipv6: $([ "$IPV6" = 1 ] && echo true || echo false)
 pools: [{name: default, range: 100.64.0.0/16}]
 auth: {backend: local, users-file: users.yaml}
 accounting: {file: acct.jsonl, interim-interval: 0s}
@@ -105,7 +113,7 @@ wave() {
 	say "$name wave: $N sessions, held $HOLD"
 	cpu0=$(cpu_s "$daemon"); us0=$(cpu_us "$daemon")
 	ip netns exec "$P-sub" /usr/bin/time -f '%U %S' -o "$dir/lg.time" "$BIN" loadgen "${lgflags[@]}" > "$dir/lg.out" 2>&1 &
-	local lg=$!
+	lg=$!
 	for _ in $(seq 1200); do
 		up=$(active); [ "${up:-0}" -ge "$N" ] && break
 		kill -0 "$lg" 2>/dev/null || break
@@ -123,6 +131,7 @@ wave() {
 	done
 	echo "  end of hold: bngbox VmRSS $rss KiB, $(awk -v a="$rss0" -v b="$rss" -v n="$N" 'BEGIN { printf "%.1f KiB/session", (b-a)/n }')"
 	wait "$lg" || fail=1
+	lg=""
 	echo "  loadgen: $(cat "$dir/lg.out")"
 	lgcpu=$(tail -1 "$dir/lg.time")
 	echo "  loadgen CPU (user sys): $lgcpu s ($(echo "$lgcpu" | awk -v n="$N" '{printf "%.2f", ($1+$2)*1000/n}') ms/session)"
@@ -139,6 +148,6 @@ wave cold
 echo "  bngbox VmRSS after teardown: $(rss_kib "$daemon") KiB"
 
 say "reproduce"
-echo "  BENCH_SESSIONS=$N BENCH_HOLD=$HOLD BENCH_ECHO=$ECHO BENCH_UNIT_CACHE=$CACHE${CONC:+ BENCH_CONCURRENCY=$CONC} BENCH_RATE=$RATE BENCH_TIMEOUT=$TIMEOUT make bench-system"
+echo "  BENCH_SESSIONS=$N BENCH_HOLD=$HOLD BENCH_ECHO=$ECHO BENCH_UNIT_CACHE=$CACHE${CONC:+ BENCH_CONCURRENCY=$CONC} BENCH_RATE=$RATE BENCH_TIMEOUT=$TIMEOUT BENCH_IPV6=$IPV6 make bench-system"
 [ "$fail" = 0 ] || { echo "bench: FAILED"; tail -20 "$dir/bngbox.log"; exit 1; }
 echo "bench: ok"
