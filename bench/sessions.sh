@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench-system: whole-system PPPoE session benchmark (issue 2).
 #
-#   bbbench-sub (loadgen, sub0) ──veth── (acc0) bbbench-bng (bngbox run)
+#   bbbench-<pid>-sub (loadgen, sub0) ──veth── (acc0) bbbench-<pid>-bng (bngbox)
 #
 # bngbox runs with the userspace dataplane and local auth; `bngbox loadgen`
 # brings BENCH_SESSIONS subscribers up (PAP), holds them BENCH_HOLD while LCP
@@ -35,7 +35,7 @@ TIMEOUT=${BENCH_TIMEOUT:-60s}
 RATE=${BENCH_RATE:-0}
 AUTH=${BENCH_AUTH:-pap}
 IPV6=${BENCH_IPV6:-1}
-P=bbbench
+P=bbbench-$$
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces, TUN devices)"; exit 1; }
 [ -x "$BIN" ] || { echo "bench: $BIN not built (run make build)"; exit 1; }
 
