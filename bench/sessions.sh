@@ -59,6 +59,8 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/hz}' "/proc/
 cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f %.2f", $14/hz, $15/hz}' "/proc/$1/stat"; }
 cli() { "$BIN" cli --socket "$dir/cli.sock" "$@"; }
 active() { cli show stat json 2>/dev/null | sed -n 's/.*"active": *\([0-9]*\).*/\1/p' | head -1; }
+# sessions prints every session the daemon has (starting, active, finishing).
+sessions() { cli show stat json 2>/dev/null | tr -d ' \n' | sed -n 's/.*"starting":\([0-9]*\),"active":\([0-9]*\),"finishing":\([0-9]*\).*/\1 \2 \3/p' | awk '{print $1+$2+$3}'; }
 
 say "machine"
 echo "  $(nproc) CPU, $(uname -r), $(go version 2>/dev/null | cut -d' ' -f3-), $(. /etc/os-release && echo "$PRETTY_NAME")"
@@ -138,8 +140,11 @@ wave() {
 	grep -q "sessions up: $N/$N" "$dir/lg.out" || { echo "  FAIL: not every session came up"; fail=1; }
 	grep -q "dropped by AC" "$dir/lg.out" && { echo "  FAIL: sessions dropped while held"; fail=1; }
 	echo "  dropped by AC while held: $(sed -n 's/.*dropped by AC while held: \([0-9]*\).*/\1/p' "$dir/lg.out" | grep . || echo 0)"
-	# Wait for the daemon to finish tearing down before the next wave.
-	for _ in $(seq 600); do [ "$(active)" = 0 ] && break; sleep 0.1; done
+	# Wait for the daemon to finish tearing down (every session gone and its
+	# device parked or deleted) before the next wave.
+	local t0=$SECONDS
+	for _ in $(seq 3000); do [ "$(sessions)" = 0 ] && break; sleep 0.2; done
+	echo "  teardown: $((SECONDS - t0)) s until no session is left"
 	sleep 2
 }
 
