@@ -64,3 +64,28 @@ func TestIntegrationUpKeepsCallerStackSmall(t *testing.T) {
 		t.Errorf("stack in use grew %d KiB per session bringing %d sessions up, want <= 64 KiB", per>>10, n)
 	}
 }
+
+// BenchmarkIntegrationRTNLExec measures one netlink request through
+// rtnl.exec (hand-off to runExecLoop, request, ACK): "ip link set lo up".
+func BenchmarkIntegrationRTNLExec(b *testing.B) {
+	nstest.Skip(b)
+	ns := nstest.New(b, nstest.ID(), "bng")
+	var err error
+	ns.Do(b, func() {
+		var r *rtnl
+		if r, err = newRTNL(); err != nil {
+			return
+		}
+		defer r.close()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if err = r.linkSet(1, 0, 0, false, linkUp); err != nil {
+				return
+			}
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
