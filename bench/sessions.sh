@@ -116,7 +116,7 @@ wave() {
 	cpu0=$(cpu_s "$daemon"); us0=$(cpu_us "$daemon")
 	ip netns exec "$P-sub" /usr/bin/time -f '%U %S' -o "$dir/lg.time" "$BIN" loadgen "${lgflags[@]}" > "$dir/lg.out" 2>&1 &
 	lg=$!
-	for _ in $(seq 1200); do
+	while :; do # bounded by the loadgen's per-session --timeout
 		up=$(active); [ "${up:-0}" -ge "$N" ] && break
 		kill -0 "$lg" 2>/dev/null || break
 		sleep 0.1
