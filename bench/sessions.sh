@@ -49,7 +49,8 @@ cleanup() {
 	for ns in sub bng; do ip netns del "$P-$ns" 2>/dev/null; done
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $dir"; else rm -rf "$dir"; fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap "exit 130" INT TERM
 for ns in sub bng; do ip netns del "$P-$ns" 2>/dev/null || true; done
 
 say() { printf '\n== %s\n' "$*"; }
