@@ -44,7 +44,8 @@ daemon=""
 lg=""
 cleanup() {
 	set +e
-	[ -n "$lg" ] && kill "$lg" 2>/dev/null
+	# $lg is /usr/bin/time (ip netns exec execs it); the loadgen is its child.
+	[ -n "$lg" ] && kill $(pgrep -P "$lg") "$lg" 2>/dev/null
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	for ns in sub bng; do ip netns del "$P-$ns" 2>/dev/null; done
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $dir"; else rm -rf "$dir"; fi
