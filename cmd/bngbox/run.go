@@ -80,6 +80,7 @@ func runDaemon(ctx context.Context, path string) error {
 	d := &daemon{cfgPath: path, cfg: cfg, level: new(slog.LevelVar), ports: map[string]dataplane.Port{}}
 	d.log = newLogger(cfg, d.level)
 	slog.SetDefault(d.log)
+	startPprof(d.log)
 	if err := d.start(); err != nil {
 		d.stop()
 		return cli.Exit("start: "+err.Error(), 1)
@@ -113,7 +114,7 @@ func (d *daemon) start() error {
 		return err
 	}
 	d.log.Info("dataplane selected", "kind", kind, "why", why)
-	tdp, err := tun.New(d.log, tun.Options{})
+	tdp, err := tun.New(d.log, tun.Options{IdleDevices: cfg.Userspace.UnitCache})
 	if err != nil {
 		return fmt.Errorf("userspace dataplane: %w", err)
 	}
@@ -212,6 +213,9 @@ func (d *daemon) reload() error {
 	var needRestart []string
 	if cfg.Dataplane != d.cfg.Dataplane {
 		needRestart = append(needRestart, "dataplane")
+	}
+	if cfg.Userspace != d.cfg.Userspace {
+		needRestart = append(needRestart, "userspace")
 	}
 	if fmt.Sprint(interfaceNames(cfg)) != fmt.Sprint(interfaceNames(d.cfg)) {
 		needRestart = append(needRestart, "pppoe.interfaces (names)")

@@ -22,6 +22,7 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	NAS        NAS        `yaml:"nas"`
 	Dataplane  string     `yaml:"dataplane"` // auto | kernel | userspace
+	Userspace  Userspace  `yaml:"userspace"`
 	PPPoE      PPPoE      `yaml:"pppoe"`
 	PPP        PPP        `yaml:"ppp"`
 	Pools      []Pool     `yaml:"pools"`
@@ -46,6 +47,13 @@ type Log struct {
 type NAS struct {
 	Identifier string `yaml:"identifier"`
 	IP         string `yaml:"ip"`
+}
+
+// Userspace tunes the userspace (TUN) dataplane.
+type Userspace struct {
+	// UnitCache is how many ppp<N> devices of ended sessions are kept, down,
+	// for reuse by new sessions (accel-ppp's unit-cache); 0 deletes them.
+	UnitCache int `yaml:"unit-cache"`
 }
 
 // PPPoE configures the access concentrator.

@@ -166,3 +166,21 @@ func TestCLIListeners(t *testing.T) {
 		}
 	}
 }
+
+func TestUserspaceUnitCache(t *testing.T) {
+	base := "pppoe: {interfaces: [{name: eth0}]}\npools: [{name: a, range: 10.0.0.0/24}]\nauth: {users-file: u}\n"
+	c, err := Parse("x.yaml", []byte(base+"userspace: {unit-cache: 2000}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Userspace.UnitCache != 2000 {
+		t.Errorf("unit-cache = %d, want 2000", c.Userspace.UnitCache)
+	}
+	if c, err := Parse("x.yaml", []byte(base)); err != nil || c.Userspace.UnitCache != 0 {
+		t.Errorf("default unit-cache = %v, %v; want 0", c, err)
+	}
+	_, err = Parse("x.yaml", []byte(base+"userspace:\n  unit-cache: -1\n"))
+	if err == nil || !strings.Contains(err.Error(), "x.yaml:5: userspace.unit-cache") {
+		t.Errorf("negative unit-cache: err = %v", err)
+	}
+}

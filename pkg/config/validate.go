@@ -24,6 +24,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	oneOf(p, "dataplane", c.Dataplane, "auto", "kernel", "userspace")
+	positive(p, "userspace.unit-cache", c.Userspace.UnitCache, 0, 65534)
 
 	if len(c.PPPoE.Interfaces) == 0 {
 		p.add("pppoe.interfaces", "at least one access interface is required")

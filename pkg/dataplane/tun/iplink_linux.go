@@ -3,6 +3,7 @@ package tun
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -16,10 +17,26 @@ import (
 
 // rtnl is the dataplane's route-netlink socket and ioctl socket, both in the
 // network namespace New ran in. The netlink socket serialises requests.
+//
+// Requests run on one goroutine, runExecLoop, not on the caller's: the
+// netlink library receives into a 64 KiB array on the stack, which would
+// grow every session goroutine that brings a device up to 128 KiB of stack
+// (and, through the runtime's adaptive starting stack size, every goroutine
+// started after). The socket serialises requests anyway, so one worker
+// costs no parallelism.
 type rtnl struct {
 	sockets map[int]*nl.SocketHandle
 	ioctlFd int
 	ops     atomic.Uint64 // netlink requests sent, for tests and benchmarks
+	reqs    chan execReq
+	quit    chan struct{} // closed by close
+	done    chan struct{} // closed when runExecLoop returns
+}
+
+// execReq is one request for runExecLoop; the error comes back on errc.
+type execReq struct {
+	req  *nl.NetlinkRequest
+	errc chan error
 }
 
 func newRTNL() (*rtnl, error) {
@@ -32,19 +49,44 @@ func newRTNL() (*rtnl, error) {
 		s.Close()
 		return nil, fmt.Errorf("tun: ioctl socket: %w", os.NewSyscallError("socket", err))
 	}
-	return &rtnl{sockets: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}, ioctlFd: fd}, nil
+	r := &rtnl{sockets: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}, ioctlFd: fd,
+		reqs: make(chan execReq), quit: make(chan struct{}), done: make(chan struct{})}
+	go r.runExecLoop()
+	return r, nil
 }
 
+// close stops runExecLoop; later requests fail with net.ErrClosed.
 func (r *rtnl) close() {
+	close(r.quit)
+	<-r.done
 	r.sockets[unix.NETLINK_ROUTE].Socket.Close()
 	unix.Close(r.ioctlFd)
 }
 
+// exec sends req and waits for the kernel's answer.
 func (r *rtnl) exec(req *nl.NetlinkRequest) error {
-	req.Sockets = r.sockets
-	r.ops.Add(1)
-	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
-	return err
+	errc := make(chan error, 1)
+	select {
+	case r.reqs <- execReq{req, errc}:
+		return <-errc
+	case <-r.quit:
+		return net.ErrClosed
+	}
+}
+
+func (r *rtnl) runExecLoop() {
+	defer close(r.done)
+	for {
+		select {
+		case e := <-r.reqs:
+			e.req.Sockets = r.sockets
+			r.ops.Add(1)
+			_, err := e.req.Execute(unix.NETLINK_ROUTE, 0)
+			e.errc <- err
+		case <-r.quit:
+			return
+		}
+	}
 }
 
 // iffTUNExcl is IFF_TUN_EXCL (linux/if_tun.h): TUNSETIFF fails with EBUSY
