@@ -28,6 +28,7 @@ import (
 	"github.com/bngbox/bngbox/pkg/rate"
 	"github.com/bngbox/bngbox/pkg/session"
 	"github.com/bngbox/bngbox/pppoe"
+	"github.com/bngbox/bngbox/shaper"
 )
 
 var configFlag = &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "/etc/bngbox/bngbox.yaml", Usage: "config file"}
@@ -55,6 +56,7 @@ type daemon struct {
 	acct     aaa.Accounter
 	pools    []*ippool.Pool
 	core     *mgmt.Core
+	shaper   *shaper.Netlink // nil unless shaper.enabled
 	sock     *bbcli.SocketServer
 	telnetLn net.Listener
 
@@ -145,8 +147,12 @@ func (d *daemon) start() error {
 		d.acct = aaa.LogAccounter{Log: d.log}
 	}
 
+	sh, err := d.startShaper()
+	if err != nil {
+		return err
+	}
 	d.mgr = session.NewManager(sessionConfig(cfg), session.Deps{
-		Log: d.log, Dataplane: d.dp, Auth: d.local, Acct: d.acct, Pools: d.pools,
+		Log: d.log, Dataplane: d.dp, Auth: d.local, Acct: d.acct, Pools: d.pools, Shaper: sh,
 	})
 	d.disc, err = pppoe.New(discoveryConfig(cfg))
 	if err != nil {
@@ -185,7 +191,8 @@ func (d *daemon) start() error {
 }
 
 // stop tears down in dependency order: no new management requests, every
-// session ended (PADT, Acct-Stop), then the dataplane and accounting.
+// session ended (PADT, Acct-Stop) and its shaping cleared, then the
+// shaper, the dataplane and accounting.
 func (d *daemon) stop() {
 	if d.sock != nil {
 		d.sock.Close()
@@ -195,10 +202,15 @@ func (d *daemon) stop() {
 	}
 	if d.mgr != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := d.mgr.Shutdown(ctx); err != nil {
-			d.log.Warn("shutdown", "err", err)
-		}
+		err := d.mgr.Shutdown(ctx)
 		cancel()
+		if err != nil {
+			d.log.Warn("shutdown", "err", err)
+		} else {
+			d.stopShaper() // only once no Set/Clear can still be running
+		}
+	} else {
+		d.stopShaper()
 	}
 	if d.dp != nil {
 		d.dp.Close()
