@@ -33,6 +33,7 @@ func loadgenCommand() *cli.Command {
 			&cli.DurationFlag{Name: "hold", Value: 0, Usage: "keep sessions up this long after setup (-1s: until interrupted)"},
 			&cli.DurationFlag{Name: "timeout", Value: 0, Usage: "per-session setup timeout (default 30s)"},
 			&cli.IntFlag{Name: "mac-base", Value: 0x42, Usage: "second byte of emulated MACs (run several generators with different values)"},
+			&cli.BoolFlag{Name: "tun", Usage: "give each session a TUN device lg<N> with its address and a policy route (table 20000+N), for iperf3 -B <ip>"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log failures"},
 		},
 		Action: func(ctx context.Context, c *cli.Command) error {
@@ -40,7 +41,10 @@ func loadgenCommand() *cli.Command {
 				Interface: c.String("interface"), Sessions: c.Int("sessions"), Rate: c.Float("rate"),
 				Concurrency: c.Int("concurrency"), UserFormat: c.String("user"), Password: c.String("password"),
 				Auth: c.String("auth"), PingCount: c.Int("ping-count"), Hold: c.Duration("hold"),
-				Timeout: c.Duration("timeout"), MACBase: byte(c.Int("mac-base")),
+				Timeout: c.Duration("timeout"), MACBase: byte(c.Int("mac-base")), TUN: c.Bool("tun"),
+			}
+			if cfg.TUN {
+				cfg.OnTUN = func(name string, ip netip.Addr) { fmt.Printf("tun %s %s up\n", name, ip) }
 			}
 			if c.Bool("verbose") {
 				cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -33,6 +33,7 @@ type sub struct {
 	up   bool
 	down bool
 	buf  []byte
+	tun  *tunLink // Config.TUN: the subscriber's TUN device while up
 }
 
 func newSub(g *Gen, idx int) *sub {
@@ -74,7 +75,13 @@ func (s *sub) run(ctx context.Context, setupDone func(), hold <-chan struct{}) {
 	if s.g.cfg.Ping.IsValid() {
 		s.ping()
 	}
+	if s.g.cfg.TUN && !s.down {
+		s.startTUN()
+	}
 	s.hold(hold)
+	if s.tun != nil {
+		s.tun.Close()
+	}
 	s.hangup()
 }
 
@@ -288,8 +295,12 @@ func (s *sub) ping() {
 func (s *sub) hold(hold <-chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-hold; cancel() }()
+	var onIP func([]byte)
+	if s.tun != nil {
+		onIP = s.tun.deliver
+	}
 	for !s.down && ctx.Err() == nil {
-		s.step(ctx, nil)
+		s.step(ctx, onIP)
 	}
 	cancel()
 	if s.down {
