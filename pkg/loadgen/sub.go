@@ -41,9 +41,18 @@ func newSub(g *Gen, idx int) *sub {
 		g:    g,
 		idx:  idx,
 		mac:  net.HardwareAddr{0x02, g.cfg.MACBase, 0, byte(idx >> 16), byte(idx >> 8), byte(idx)},
-		user: fmt.Sprintf(g.cfg.UserFormat, idx),
+		user: formatIdx(g.cfg.UserFormat, idx),
 		in:   make(chan []byte, 64),
 	}
+}
+
+// formatIdx applies a fmt format to the 1-based index; a format without
+// a verb is taken literally (one user for every subscriber).
+func formatIdx(format string, idx int) string {
+	if !strings.Contains(format, "%") {
+		return format
+	}
+	return fmt.Sprintf(format, idx)
 }
 
 func isClosed(err error) bool {
@@ -163,10 +172,7 @@ func (s *sub) exchange(ctx context.Context, dst net.HardwareAddr, req *pppoe.Pac
 }
 
 func (s *sub) clientConfig() *ppp.Config {
-	pw := s.g.cfg.Password
-	if strings.Contains(pw, "%") {
-		pw = fmt.Sprintf(pw, s.idx)
-	}
+	pw := formatIdx(s.g.cfg.Password, s.idx)
 	c := &ppp.Config{Role: ppp.RoleClient, Username: s.user, Password: pw, IPv6: true}
 	switch s.g.cfg.Auth {
 	case "pap":

@@ -119,7 +119,8 @@ func (t *tunLink) configure(idx, mtu int) error {
 		{"ip addr add", func() error { return netlink.AddrAdd(l, &netlink.Addr{IPNet: host}) }},
 		{"ip link set up", func() error { return netlink.LinkSetUp(l) }},
 		{"ip route add default table", func() error {
-			return netlink.RouteReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Scope: netlink.SCOPE_LINK, Table: table})
+			any4 := &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}
+			return netlink.RouteReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: any4, Scope: netlink.SCOPE_LINK, Table: table})
 		}},
 		{"ip rule add from", func() error {
 			r := netlink.NewRule()
