@@ -27,7 +27,7 @@ import (
 // sub; inet (198.51.100.2) is the far end subscribers ping through the BNG.
 type Lab struct {
 	*netnstest.Lab
-	t              *testing.T
+	t              testing.TB
 	Sub, BNG, Inet string
 	Dir            string
 	Config, Socket string
@@ -41,7 +41,7 @@ const (
 	subnetPool = "100.64.0.0/16"
 )
 
-func bin(t *testing.T) string {
+func bin(t testing.TB) string {
 	t.Helper()
 	b := os.Getenv("BNGBOX_BIN")
 	if b == "" {
@@ -60,7 +60,7 @@ type LabOptions struct {
 	EchoInt string   // ppp.lcp-echo-interval
 }
 
-func newLab(t *testing.T, o LabOptions) *Lab {
+func newLab(t testing.TB, o LabOptions) *Lab {
 	t.Helper()
 	l := &Lab{Lab: netnstest.New(t, "bb"), t: t, Dir: t.TempDir()}
 	l.Sub, l.BNG, l.Inet = l.NS("s"), l.NS("b"), l.NS("i")

@@ -17,7 +17,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +232,106 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// BenchmarkIntegrationShapingSetup brings up 1000 sessions (BNGBOX_BENCH_SESSIONS)
+// with shaping (shaper.default 10M/5M, ifb mode here) and without, alternating
+// the two in the same run (BNGBOX_BENCH_ROUNDS rounds, default 2), and reports the
+// loadgen's setup rate for each (issue 5: shaping may cost at most 20 %% of it),
+// how long after the first PADI every session's tbf was installed, and how
+// long the shaped sessions' teardown (Clear: IFB deletion) took.
+//
+//	make build && BNGBOX_BIN=$PWD/bin/bngbox go test -tags integration -run '^$' \
+//	  -bench ShapingSetup -benchtime 1x -timeout 30m ./test/integration/
+func BenchmarkIntegrationShapingSetup(b *testing.B) {
+	n, rounds := envInt("BNGBOX_BENCH_SESSIONS", 1000), envInt("BNGBOX_BENCH_ROUNDS", 2)
+	for range b.N {
+		var plain, shaped []float64
+		var shapedIn, teardown []time.Duration
+		for r := range rounds {
+			p := shapingRun(b, n, false)
+			s := shapingRun(b, n, true)
+			b.Logf("round %d: unshaped %.0f setups/s; shaped %.0f setups/s, all %d shaped %.2fs after the first PADI, teardown %.1fs",
+				r+1, p.rate, s.rate, n, s.shapedIn.Seconds(), s.teardown.Seconds())
+			plain, shaped = append(plain, p.rate), append(shaped, s.rate)
+			shapedIn, teardown = append(shapedIn, s.shapedIn), append(teardown, s.teardown)
+		}
+		mp, ms := median(plain), median(shaped)
+		b.ReportMetric(mp, "unshaped-setups/s")
+		b.ReportMetric(ms, "shaped-setups/s")
+		b.ReportMetric(100*(mp-ms)/mp, "%cost")
+		b.ReportMetric(slices.Max(shapedIn).Seconds(), "s-to-all-shaped(max)")
+		b.ReportMetric(slices.Max(teardown).Seconds(), "s-teardown(max)")
+		if ms < 0.8*mp {
+			b.Errorf("shaping costs %.0f %% of the setup rate (median %.0f vs %.0f setups/s), more than the 20 %% allowed", 100*(mp-ms)/mp, ms, mp)
+		}
+	}
+}
+
+type shapingResult struct {
+	rate               float64
+	shapedIn, teardown time.Duration
+}
+
+// shapingRun runs one lab with n subscribers and returns the setup rate;
+// when shaped, also when every tbf was in place and how long teardown took.
+func shapingRun(b *testing.B, n int, shaped bool) shapingResult {
+	b.Helper()
+	opt := LabOptions{Users: n}
+	if shaped {
+		opt.Config = "shaper: {enabled: true, default: 10M/5M}\n"
+	}
+	l := newLab(b, opt)
+	l.StartDaemon()
+	start := time.Now()
+	lg := l.StartLoadgen("-n", strconv.Itoa(n), "--hold", "15s", "--timeout", "60s")
+	var res shapingResult
+	for shaped && res.shapedIn == 0 {
+		out, _ := l.Try(l.BNG, "tc", "qdisc", "show")
+		if strings.Count(out, "qdisc tbf 1: dev ppp") == n {
+			res.shapedIn = time.Since(start)
+			break
+		}
+		select {
+		case <-lg.Exited():
+			b.Fatalf("loadgen ended before all %d sessions were shaped:\n%s", n, tail(lg.Out.String(), 2000))
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	<-lg.Exited()
+	out := lg.Out.String()
+	m := regexp.MustCompile(`sessions up: (\d+)/(\d+) .* ([\d.]+) setups/s`).FindStringSubmatch(out)
+	if m == nil || m[1] != m[2] || m[1] != strconv.Itoa(n) {
+		b.Fatalf("loadgen (shaped %v) did not bring all sessions up:\n%s", shaped, tail(out, 2000))
+	}
+	res.rate, _ = strconv.ParseFloat(m[3], 64)
+	down := time.Now()
+	// Let teardown (and its IFB deletions) finish before the next run, so
+	// runs do not load each other.
+	for time.Since(down) < 3*time.Minute {
+		o, _ := l.CLI("show", "sessions", "json")
+		links, _ := l.Try(l.BNG, "ip", "-o", "link", "show", "type", "ifb")
+		if strings.TrimSpace(o) == "[]" && !strings.Contains(links, "ifb-") {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	res.teardown = time.Since(down)
+	return res
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
