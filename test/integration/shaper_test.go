@@ -295,7 +295,7 @@ func shapingRun(b *testing.B, n int, shaped bool) shapingResult {
 		select {
 		case <-lg.Exited():
 			b.Fatalf("loadgen ended before all %d sessions were shaped:\n%s", n, tail(lg.Out.String(), 2000))
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(time.Second):
 		}
 	}
 	<-lg.Exited()
