@@ -24,7 +24,7 @@ func loadgenCommand() *cli.Command {
 			&cli.IntFlag{Name: "sessions", Aliases: []string{"n"}, Value: 10, Usage: "subscribers to emulate"},
 			&cli.FloatFlag{Name: "rate", Value: 0, Usage: "new sessions per second (0: as fast as --concurrency allows)"},
 			&cli.IntFlag{Name: "concurrency", Value: 100, Usage: "sessions in setup at once"},
-			&cli.StringFlag{Name: "user", Value: "user%04d", Usage: "username format (fmt, 1-based index)"},
+			&cli.StringFlag{Name: "user", Value: "user%04d", Usage: "username format (fmt, 1-based index; without a verb: the same name for all)"},
 			&cli.StringFlag{Name: "password", Value: "secret", Usage: "password format (fmt, may use the index)"},
 			&cli.StringFlag{Name: "auth", Value: "any", Usage: "pap | chap | any"},
 			&cli.StringFlag{Name: "vlan", Usage: "VLAN tags, e.g. 100 or 10.100 (QinQ)"},
