@@ -240,6 +240,7 @@ func tail(s string, n int) string {
 // loadgen's setup rate for each (issue 5: shaping may cost at most 20 %% of it),
 // how long after the first PADI every session's tbf was installed, and how
 // long the shaped sessions' teardown (Clear: IFB deletion) took.
+// BNGBOX_BENCH_SHAPER adds keys to the shaper section, e.g. ", ifb-pool: 1000".
 //
 //	make build && BNGBOX_BIN=$PWD/bin/bngbox go test -tags integration -run '^$' \
 //	  -bench ShapingSetup -benchtime 1x -timeout 30m ./test/integration/
@@ -279,7 +280,7 @@ func shapingRun(b *testing.B, n int, shaped bool) shapingResult {
 	b.Helper()
 	opt := LabOptions{Users: n}
 	if shaped {
-		opt.Config = "shaper: {enabled: true, default: 10M/5M}\n"
+		opt.Config = "shaper: {enabled: true, default: 10M/5M" + os.Getenv("BNGBOX_BENCH_SHAPER") + "}\n"
 	}
 	l := newLab(b, opt)
 	l.StartDaemon()
@@ -295,7 +296,7 @@ func shapingRun(b *testing.B, n int, shaped bool) shapingResult {
 		select {
 		case <-lg.Exited():
 			b.Fatalf("loadgen ended before all %d sessions were shaped:\n%s", n, tail(lg.Out.String(), 2000))
-		case <-time.After(time.Second):
+		case <-time.After(2 * time.Second):
 		}
 	}
 	<-lg.Exited()
