@@ -252,8 +252,8 @@ func BenchmarkIntegrationShapingSetup(b *testing.B) {
 		for r := range rounds {
 			p := shapingRun(b, n, false)
 			s := shapingRun(b, n, true)
-			b.Logf("round %d: unshaped %.0f setups/s; shaped %.0f setups/s, all %d shaped %.2fs after the first PADI, teardown %.1fs",
-				r+1, p.rate, s.rate, n, s.shapedIn.Seconds(), s.teardown.Seconds())
+			b.Logf("round %d: unshaped %.0f setups/s; shaped %.0f setups/s, %d of %d shaped %.2fs after the first PADI, teardown %.1fs",
+				r+1, p.rate, s.rate, s.nShaped, n, s.shapedIn.Seconds(), s.teardown.Seconds())
 			plain, shaped = append(plain, p.rate), append(shaped, s.rate)
 			shapedIn, teardown = append(shapedIn, s.shapedIn), append(teardown, s.teardown)
 		}
@@ -271,6 +271,7 @@ func BenchmarkIntegrationShapingSetup(b *testing.B) {
 
 type shapingResult struct {
 	rate               float64
+	nShaped            int // sessions with a tbf when shapedIn was taken
 	shapedIn, teardown time.Duration
 }
 
@@ -287,15 +288,17 @@ func shapingRun(b *testing.B, n int, shaped bool) shapingResult {
 	start := time.Now()
 	lg := l.StartLoadgen("-n", strconv.Itoa(n), "--hold", "15s", "--timeout", "60s")
 	var res shapingResult
-	for shaped && res.shapedIn == 0 {
+poll:
+	for shaped {
 		out, _ := l.Try(l.BNG, "tc", "qdisc", "show")
-		if strings.Count(out, "qdisc tbf 1: dev ppp") == n {
+		if res.nShaped = strings.Count(out, "qdisc tbf 1: dev ppp"); res.nShaped == n {
 			res.shapedIn = time.Since(start)
 			break
 		}
 		select {
 		case <-lg.Exited():
-			b.Fatalf("loadgen ended before all %d sessions were shaped:\n%s", n, tail(lg.Out.String(), 2000))
+			res.shapedIn = time.Since(start) // a lower bound: not all were shaped by then
+			break poll
 		case <-time.After(2 * time.Second):
 		}
 	}
