@@ -187,6 +187,13 @@ func (n *Netlink) doIFB(o op) error {
 		return fmt.Errorf("%s is not an IFB device of ours (alias %q)", o.Dev, link.Attrs().Alias)
 	}
 	if o.Kind == opIFBUp {
+		// No IPv6 link-local on the IFB: with addrgenmode eui64 each IFB
+		// coming up runs DAD and MLD, which costs milliseconds of RTNL
+		// work per device and grows with the number of devices (the TUN
+		// dataplane does the same for pppN).
+		if err := n.h.LinkSetIP6AddrGenMode(link, inet6AddrGenModeNone); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
+			return fmt.Errorf("addrgenmode none: %w", err)
+		}
 		return n.h.LinkSetUp(link)
 	}
 	if n.putPooled(link) {
@@ -231,6 +238,9 @@ func (n *Netlink) markIFB(name, alias string) error {
 	}
 	return nil
 }
+
+// inet6AddrGenModeNone is IN6_ADDR_GEN_MODE_NONE (linux/if_link.h).
+const inet6AddrGenModeNone = 1
 
 func ours(link netlink.Link) bool {
 	return strings.HasPrefix(link.Attrs().Alias, ifbAliasPrefix)

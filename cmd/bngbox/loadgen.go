@@ -25,7 +25,7 @@ func loadgenCommand() *cli.Command {
 			&cli.IntFlag{Name: "sessions", Aliases: []string{"n"}, Value: 10, Usage: "subscribers to emulate"},
 			&cli.FloatFlag{Name: "rate", Value: 0, Usage: "new sessions per second (0: as fast as --concurrency allows)"},
 			&cli.IntFlag{Name: "concurrency", Value: 100, Usage: "sessions in setup at once"},
-			&cli.StringFlag{Name: "user", Value: "user%04d", Usage: "username format (fmt, 1-based index)"},
+			&cli.StringFlag{Name: "user", Value: "user%04d", Usage: "username format (fmt, 1-based index; without a verb: the same name for all)"},
 			&cli.StringFlag{Name: "password", Value: "secret", Usage: "password format (fmt, may use the index)"},
 			&cli.StringFlag{Name: "auth", Value: "any", Usage: "pap | chap | any"},
 			&cli.StringFlag{Name: "vlan", Usage: "VLAN tags, e.g. 100 or 10.100 (QinQ)"},
@@ -34,6 +34,7 @@ func loadgenCommand() *cli.Command {
 			&cli.DurationFlag{Name: "hold", Value: 0, Usage: "keep sessions up this long after setup (-1s: until interrupted)"},
 			&cli.DurationFlag{Name: "timeout", Value: 0, Usage: "per-session setup timeout (default 30s)"},
 			&cli.IntFlag{Name: "mac-base", Value: 0x42, Usage: "second byte of emulated MACs (run several generators with different values)"},
+			&cli.BoolFlag{Name: "tun", Usage: "give each session a TUN device lg<N> with its address and a policy route (table 20000+N), for iperf3 -B <ip>"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log failures"},
 			&cli.DurationFlag{Name: "ping-interval", Usage: "while holding, keep pinging --ping from every session at this interval and report losses"},
 			&cli.BoolFlag{Name: "silent", Usage: "once up, answer and send nothing (no LCP echo replies, no hangup), like a subscriber that lost power"},
@@ -46,8 +47,11 @@ func loadgenCommand() *cli.Command {
 				Interface: c.String("interface"), Sessions: c.Int("sessions"), Rate: c.Float("rate"),
 				Concurrency: c.Int("concurrency"), UserFormat: c.String("user"), Password: c.String("password"),
 				Auth: c.String("auth"), PingCount: c.Int("ping-count"), Hold: c.Duration("hold"),
-				Timeout: c.Duration("timeout"), MACBase: byte(c.Int("mac-base")),
+				Timeout: c.Duration("timeout"), MACBase: byte(c.Int("mac-base")), TUN: c.Bool("tun"),
 				PingInterval: c.Duration("ping-interval"), Silent: c.Bool("silent"), Hangup: c.String("hangup"),
+			}
+			if cfg.TUN {
+				cfg.OnTUN = func(name string, ip netip.Addr) { fmt.Printf("tun %s %s up\n", name, ip) }
 			}
 			if c.Bool("verbose") {
 				cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -26,6 +26,7 @@ import (
 	"github.com/bngbox/bngbox/pkg/rate"
 	"github.com/bngbox/bngbox/pkg/session"
 	"github.com/bngbox/bngbox/pppoe"
+	"github.com/bngbox/bngbox/shaper"
 )
 
 var configFlag = &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "/etc/bngbox/bngbox.yaml", Usage: "config file"}
@@ -56,6 +57,7 @@ type daemon struct {
 	sock    *bbcli.SocketServer
 	cliStop func() // stops the telnet and SSH shells and waits for them (run_cli.go)
 	radius  radiusParts
+	shaper  *shaper.Netlink // nil unless shaper.enabled
 
 	portsMu sync.Mutex
 	ports   map[string]dataplane.Port
@@ -152,8 +154,12 @@ func (d *daemon) start() error {
 		d.acct = aaa.LogAccounter{Log: d.log}
 	}
 
+	sh, err := d.startShaper()
+	if err != nil {
+		return err
+	}
 	d.mgr = session.NewManager(sessionConfig(cfg), session.Deps{
-		Log: d.log, Dataplane: d.dp, Auth: d.authenticator(), Acct: d.acct, Pools: d.pools,
+		Log: d.log, Dataplane: d.dp, Auth: d.authenticator(), Acct: d.acct, Pools: d.pools, Shaper: sh,
 	})
 	d.disc, err = pppoe.New(discoveryConfig(cfg))
 	if err != nil {
@@ -182,16 +188,22 @@ func (d *daemon) start() error {
 }
 
 // stop tears down in dependency order: no new management requests, every
-// session ended (PADT, Acct-Stop), then the dataplane and accounting.
+// session ended (PADT, Acct-Stop) and its shaping cleared, then the
+// shaper, the dataplane and accounting.
 func (d *daemon) stop() {
 	d.stopCLI()
 	d.stopDAE()
 	if d.mgr != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := d.mgr.Shutdown(ctx); err != nil {
-			d.log.Warn("shutdown", "err", err)
-		}
+		err := d.mgr.Shutdown(ctx)
 		cancel()
+		if err != nil {
+			d.log.Warn("shutdown", "err", err)
+		} else {
+			d.stopShaper() // only once no Set/Clear can still be running
+		}
+	} else {
+		d.stopShaper()
 	}
 	d.stopRADIUS()
 	if d.dp != nil {

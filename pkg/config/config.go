@@ -116,10 +116,13 @@ type Accounting struct {
 
 // Shaper configures per-session shaping.
 type Shaper struct {
-	Enabled   bool   `yaml:"enabled"`
-	Upstream  string `yaml:"upstream"` // auto | police | ifb
-	Default   string `yaml:"default"`  // down/up, e.g. 100M/20M; empty = unlimited
-	Mandatory bool   `yaml:"mandatory"`
+	Enabled   bool          `yaml:"enabled"`
+	Upstream  string        `yaml:"upstream"` // auto | police | ifb
+	Default   string        `yaml:"default"`  // down/up, e.g. 100M/20M; empty = unlimited
+	Mandatory bool          `yaml:"mandatory"`
+	BurstTime time.Duration `yaml:"burst-time"` // burst = max(rate*burst-time, 2*MTU)
+	Latency   time.Duration `yaml:"latency"`    // tbf queue: limit = rate*latency + burst
+	IFBPool   int           `yaml:"ifb-pool"`   // idle IFB devices kept for reuse (ifb mode)
 }
 
 // CLI configures the management interfaces.
@@ -168,7 +171,7 @@ func Default() *Config {
 		},
 		Auth:       Auth{Backend: "local"},
 		Accounting: Accounting{InterimInterval: 5 * time.Minute},
-		Shaper:     Shaper{Upstream: "auto"},
+		Shaper:     Shaper{Upstream: "auto", BurstTime: 10 * time.Millisecond, Latency: 50 * time.Millisecond},
 		CLI:        CLI{Socket: "/run/bngbox/cli.sock", SSHHostKey: "/var/lib/bngbox/ssh_host_ed25519_key", SSHAuthorizedKeys: "/etc/bngbox/authorized_keys"},
 		RADIUS:     defaultRADIUS(),
 	}

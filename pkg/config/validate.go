@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bngbox/bngbox/pkg/rate"
 )
@@ -121,6 +122,13 @@ func (c *Config) Validate() error {
 			p.add("shaper.default", "%v", err)
 		}
 	}
+	if c.Shaper.BurstTime < time.Millisecond || c.Shaper.BurstTime > time.Second {
+		p.add("shaper.burst-time", "%v: want 1ms to 1s", c.Shaper.BurstTime)
+	}
+	if c.Shaper.Latency < time.Millisecond || c.Shaper.Latency > 10*time.Second {
+		p.add("shaper.latency", "%v: want 1ms to 10s", c.Shaper.Latency)
+	}
+	positive(p, "shaper.ifb-pool", c.Shaper.IFBPool, 0, 65536)
 	if c.CLI.Socket == "" {
 		p.add("cli.socket", "must not be empty")
 	}

@@ -28,17 +28,19 @@ import (
 type Config struct {
 	Interface   string
 	Sessions    int
-	Rate        float64       // new sessions started per second (0: as fast as Concurrency allows)
-	Concurrency int           // sessions in setup at once (default 100)
-	UserFormat  string        // fmt format with the 1-based index, e.g. "user%04d"
-	Password    string        // fmt format too (may omit the index)
-	Auth        string        // pap | chap | any (what the client accepts)
-	VLANs       []uint16      // tags to send with (outer first)
-	Ping        netip.Addr    // target to ping through each session (invalid: no ping)
-	PingCount   int           // echo requests per session (default 1 when Ping set)
-	Hold        time.Duration // keep sessions up this long after all are set up; <0: until ctx ends
-	Timeout     time.Duration // per-session setup timeout (default 30 s)
-	MACBase     byte          // second byte of emulated MACs (02:<base>:idx), to run several generators
+	Rate        float64                          // new sessions started per second (0: as fast as Concurrency allows)
+	Concurrency int                              // sessions in setup at once (default 100)
+	UserFormat  string                           // fmt format with the 1-based index, e.g. "user%04d"
+	Password    string                           // fmt format too (may omit the index)
+	Auth        string                           // pap | chap | any (what the client accepts)
+	VLANs       []uint16                         // tags to send with (outer first)
+	Ping        netip.Addr                       // target to ping through each session (invalid: no ping)
+	PingCount   int                              // echo requests per session (default 1 when Ping set)
+	Hold        time.Duration                    // keep sessions up this long after all are set up; <0: until ctx ends
+	Timeout     time.Duration                    // per-session setup timeout (default 30 s)
+	MACBase     byte                             // second byte of emulated MACs (02:<base>:idx), to run several generators
+	TUN         bool                             // give each subscriber that is up a TUN device lg<idx> (see tun.go)
+	OnTUN       func(name string, ip netip.Addr) // TUN mode: called when a subscriber's device is ready
 	Log         *slog.Logger
 
 	// PingInterval, with Ping set, keeps pinging Ping from every session

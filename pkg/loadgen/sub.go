@@ -38,6 +38,7 @@ type sub struct {
 	downMsg    string
 	hangingUp  bool        // we are ending the session (a PADT now is no news)
 	hp         *holdPinger // pings while held (Config.PingInterval)
+	tun        *tunLink    // Config.TUN: the subscriber's TUN device while up
 }
 
 func newSub(g *Gen, idx int) *sub {
@@ -88,11 +89,17 @@ func (s *sub) run(ctx context.Context, setupDone func(), hold <-chan struct{}) {
 	if s.g.cfg.Ping.IsValid() {
 		s.ping()
 	}
+	if s.g.cfg.TUN && !s.down {
+		s.startTUN()
+	}
 	if s.g.cfg.Silent {
 		s.holdSilent(hold)
 		return
 	}
 	s.hold(hold)
+	if s.tun != nil {
+		s.tun.Close()
+	}
 	s.hangup()
 }
 
@@ -341,6 +348,9 @@ func (s *sub) hold(hold <-chan struct{}) {
 	onIP := func(p []byte) {
 		if s.hp != nil {
 			s.hp.reply(p)
+		}
+		if s.tun != nil {
+			s.tun.deliver(p)
 		}
 	}
 	for !s.down && ctx.Err() == nil {

@@ -2,10 +2,13 @@ package session
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +27,7 @@ type recorder struct {
 	acct   []aaa.AcctRecord
 	events []Event
 	shaped []string
+	setErr error // returned by Set (a failing shaper)
 }
 
 func (r *recorder) Account(rec *aaa.AcctRecord) error {
@@ -42,9 +46,9 @@ func (r *recorder) SessionEvent(ev Event) {
 
 func (r *recorder) Set(_ context.Context, iface string, rt rate.Rates) error {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.shaped = append(r.shaped, "set "+iface+" "+rt.String())
-	r.mu.Unlock()
-	return nil
+	return r.setErr
 }
 
 func (r *recorder) Clear(_ context.Context, iface string) error {
@@ -52,6 +56,12 @@ func (r *recorder) Clear(_ context.Context, iface string) error {
 	r.shaped = append(r.shaped, "clear "+iface)
 	r.mu.Unlock()
 	return nil
+}
+
+func (r *recorder) shaperCalls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.shaped...)
 }
 
 func (r *recorder) stops() []aaa.AcctRecord {
@@ -377,5 +387,60 @@ func TestPoolExhaustedRefusesCleanly(t *testing.T) {
 	waitFor(t, "session gone", func() bool { return e.m.Len() == 0 })
 	if len(e.rec.acct) != 0 {
 		t.Error("refused session accounted")
+	}
+}
+
+// With shaper.mandatory, a session whose shaping fails at session up is
+// ended (NAS-Error, PADT) and what the shaper may have half applied is
+// cleared.
+func TestSessionShapingMandatoryRefuses(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.ShapeMandatory = true })
+	e.rec.mu.Lock()
+	e.rec.setErr = errors.New("shaper: tc qdisc replace dev ppp0 root: operation not supported")
+	e.rec.mu.Unlock()
+	c := e.dial("bob", "pw")
+	c.pump("client down", func() bool { return c.down })
+	waitFor(t, "session gone", func() bool { return e.m.Len() == 0 })
+	stops := e.rec.stops()
+	if len(stops) != 1 || stops[0].Cause != aaa.CauseNASError {
+		t.Fatalf("stops = %+v, want one with NAS-Error", stops)
+	}
+	if h := c.h.calls(); len(h) != 1 || h[0] {
+		t.Errorf("hangups = %v, want one PADT", h)
+	}
+	waitFor(t, "shaping cleared", func() bool { return len(e.rec.shaperCalls()) == 2 })
+	if got, want := e.rec.shaperCalls(), []string{"set ppp0 10M/5M", "clear ppp0"}; !slices.Equal(got, want) {
+		t.Errorf("shaper calls = %q, want %q", got, want)
+	}
+}
+
+// Without shaper.mandatory a shaping failure is logged and the session
+// stays up; so does a failed live change even when mandatory.
+func TestSessionShapingFailureKeepsSession(t *testing.T) {
+	for _, mandatory := range []bool{false, true} {
+		t.Run(fmt.Sprint("mandatory=", mandatory), func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.ShapeMandatory = mandatory })
+			if !mandatory {
+				e.rec.mu.Lock()
+				e.rec.setErr = errors.New("shaper: boom")
+				e.rec.mu.Unlock()
+			}
+			c := e.dial("bob", "pw")
+			c.pump("IPCP up", func() bool { return c.up })
+			waitFor(t, "shaping tried", func() bool { return len(e.rec.shaperCalls()) == 1 })
+			e.rec.mu.Lock()
+			e.rec.setErr = errors.New("shaper: boom")
+			e.rec.mu.Unlock()
+			c.s.SetRates(rate.Rates{Down: 2e6, Up: 1e6}, "cli")
+			waitFor(t, "live change tried", func() bool { return len(e.rec.shaperCalls()) == 2 })
+			time.Sleep(50 * time.Millisecond)
+			s := e.m.Sessions(context.Background())
+			if len(s) != 1 || s[0].State != Active || c.down {
+				t.Fatalf("session ended after a shaping failure: %+v (client down %v)", s, c.down)
+			}
+			if len(e.rec.stops()) != 0 {
+				t.Errorf("stops = %+v", e.rec.stops())
+			}
+		})
 	}
 }

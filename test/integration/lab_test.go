@@ -33,7 +33,7 @@ import (
 //	flood ──(fl0 ↔ pfl)────┘
 type Lab struct {
 	*netnstest.Lab
-	t              *testing.T
+	t              testing.TB
 	Sub, BNG, Inet string
 	Switch, Flood  string // only with LabOptions.Switched
 	Dir            string
@@ -48,7 +48,7 @@ const (
 	subnetPool = "100.64.0.0/16"
 )
 
-func bin(t *testing.T) string {
+func bin(t testing.TB) string {
 	t.Helper()
 	b := os.Getenv("BNGBOX_BIN")
 	if b == "" {
@@ -75,7 +75,7 @@ type LabOptions struct {
 	AAA string
 }
 
-func newLab(t *testing.T, o LabOptions) *Lab {
+func newLab(t testing.TB, o LabOptions) *Lab {
 	t.Helper()
 	l := &Lab{Lab: netnstest.New(t, "bb"), t: t, Dir: t.TempDir()}
 	l.Sub, l.BNG, l.Inet = l.NS("s"), l.NS("b"), l.NS("i")
