@@ -29,6 +29,7 @@ type Config struct {
 	Accounting Accounting `yaml:"accounting"`
 	Shaper     Shaper     `yaml:"shaper"`
 	CLI        CLI        `yaml:"cli"`
+	L2TP       L2TP       `yaml:"l2tp"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `yaml:"-"`

@@ -119,6 +119,7 @@ func (c *Config) Validate() error {
 		p.add("accounting.interim-interval", "must be 0 (off) or at least 10s")
 	}
 
+	c.L2TP.validate(p)
 	oneOf(p, "shaper.upstream", c.Shaper.Upstream, "auto", "police", "ifb")
 	if c.Shaper.Default != "" {
 		if _, err := rate.Parse(c.Shaper.Default); err != nil {
