@@ -57,6 +57,7 @@ type daemon struct {
 	core     *mgmt.Core
 	sock     *bbcli.SocketServer
 	telnetLn net.Listener
+	lns      *lnsRunner // nil unless l2tp.enabled
 
 	portsMu sync.Mutex
 	ports   map[string]dataplane.Port
@@ -168,6 +169,9 @@ func (d *daemon) start() error {
 		DropsFunc:   d.drops,
 		VersionInfo: mgmt.Version{Version: version, GoVersion: runtime.Version(), Dataplane: d.dp.Kind()},
 	}
+	if err := d.startL2TP(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(cfg.CLI.Socket), 0o755); err != nil {
 		return fmt.Errorf("cli.socket: %w", err)
 	}
@@ -200,6 +204,9 @@ func (d *daemon) stop() {
 		}
 		cancel()
 	}
+	if d.lns != nil {
+		d.lns.stop()
+	}
 	if d.dp != nil {
 		d.dp.Close()
 	}
@@ -225,6 +232,9 @@ func (d *daemon) reload() error {
 	}
 	if fmt.Sprint(cfg.Pools) != fmt.Sprint(d.cfg.Pools) {
 		needRestart = append(needRestart, "pools")
+	}
+	if l2tpConfigChanged(cfg.L2TP, d.cfg.L2TP) {
+		needRestart = append(needRestart, "l2tp")
 	}
 	if cfg.CLI != d.cfg.CLI {
 		needRestart = append(needRestart, "cli")
