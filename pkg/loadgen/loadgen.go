@@ -1,4 +1,5 @@
-// Package loadgen emulates PPPoE subscribers: each runs discovery, PPP
+// Package loadgen emulates PPPoE subscribers, or L2TP calls from a LAC
+// (LACConfig): each runs discovery (or ICRQ/ICCN), PPP
 // (pkg/ppp in the client role) with PAP or CHAP, takes an address, pings a
 // target through its session and holds the line. It drives the demo, the
 // integration tests and the setup-rate benchmarks, against bngbox or any
@@ -39,6 +40,9 @@ type Config struct {
 	Hold        time.Duration // keep sessions up this long after all are set up; <0: until ctx ends
 	Timeout     time.Duration // per-session setup timeout (default 30 s)
 	MACBase     byte          // second byte of emulated MACs (02:<base>:idx), to run several generators
+	// L2TP, when set, makes the generator a LAC: sessions are L2TP calls
+	// toward an LNS instead of PPPoE sessions on Interface.
+	L2TP *LACConfig
 	Log         *slog.Logger
 }
 
@@ -92,7 +96,8 @@ func (c *Config) defaults() {
 // Gen is a running generator.
 type Gen struct {
 	cfg  Config
-	conn *afpacket.Conn
+	conn *afpacket.Conn // PPPoE mode
+	lac  *lacSide       // L2TP mode
 	subs []*sub
 	wmu  sync.Mutex
 
@@ -113,20 +118,47 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Sessions <= 0 || cfg.Sessions > 0xffffff {
 		return nil, fmt.Errorf("loadgen: sessions %d out of range", cfg.Sessions)
 	}
-	conn, err := afpacket.Listen(cfg.Interface)
+	g := &Gen{cfg: cfg, errs: map[string]int{}}
+	for i := range cfg.Sessions {
+		g.subs = append(g.subs, newSub(g, i+1))
+	}
+	var closeFn func()
+	var err error
+	if cfg.L2TP != nil {
+		closeFn, err = g.openLAC(ctx)
+	} else {
+		closeFn, err = g.openPPPoE()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return g.drive(ctx, closeFn)
+}
+
+// openPPPoE opens the access socket and starts the frame reader.
+func (g *Gen) openPPPoE() (func(), error) {
+	conn, err := afpacket.Listen(g.cfg.Interface)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
-	g := &Gen{cfg: cfg, conn: conn, errs: map[string]int{}}
-	byMAC := make(map[[6]byte]*sub, cfg.Sessions)
-	for i := range cfg.Sessions {
-		s := newSub(g, i+1)
-		g.subs = append(g.subs, s)
+	g.conn = conn
+	byMAC := make(map[[6]byte]*sub, len(g.subs))
+	for _, s := range g.subs {
 		byMAC[[6]byte(s.mac)] = s
 	}
 	readDone := make(chan struct{})
 	go g.read(byMAC, readDone)
+	return func() {
+		g.closing.Store(true)
+		conn.Close()
+		<-readDone
+	}, nil
+}
 
+// drive launches the subscribers, holds them, hangs them up, calls
+// closeFn (the access side is then quiet) and reports.
+func (g *Gen) drive(ctx context.Context, closeFn func()) (*Report, error) {
+	cfg := g.cfg
 	g.start = time.Now()
 	upCtx, cancelAll := context.WithCancel(ctx)
 	defer cancelAll()
@@ -172,10 +204,11 @@ launch:
 	}
 	close(hold)
 	wg.Wait()
-	g.closing.Store(true)
-	conn.Close()
-	<-readDone
+	closeFn()
+	return g.report(setupEnd)
+}
 
+func (g *Gen) report(setupEnd time.Time) (*Report, error) {
 	r := &Report{Attempted: 0, Errors: g.errs}
 	for _, s := range g.subs {
 		if s.launched {
