@@ -158,6 +158,11 @@ type node struct {
 	calls   map[uint32]*Call
 
 	dataDrops atomic.Uint64
+	// ctlQueued and ctlDone count control packets handed to the loop and
+	// handled by it: a data message for an unknown session waits for the
+	// loop to catch up, since the ICCN that establishes the session may
+	// still be queued (a LAC sends its first LCP frame right after ICCN).
+	ctlQueued, ctlDone atomic.Uint64
 }
 
 func newNode(cfg Config, role Role, defAddr string) (*node, error) {
@@ -267,6 +272,7 @@ loop:
 		select {
 		case p := <-n.ctl:
 			n.handleControl(p)
+			n.ctlDone.Add(1)
 		case f := <-n.cmds:
 			f()
 		case <-timer.C:
@@ -336,20 +342,44 @@ func (n *node) readLoop() error {
 		if h.Control {
 			select {
 			case n.ctl <- ctlPacket{from: from, b: append([]byte(nil), buf[:k]...)}:
+				n.ctlQueued.Add(1)
 			case <-n.done:
 				return nil
 			}
 			continue
 		}
-		n.callsMu.RLock()
-		c := n.calls[callKey(h.TunnelID, h.SessionID)]
-		n.callsMu.RUnlock()
+		c := n.lookupCall(h.TunnelID, h.SessionID)
+		if c == nil && n.waitControl() {
+			c = n.lookupCall(h.TunnelID, h.SessionID)
+		}
 		if c == nil || c.closed.Load() {
 			n.dataDrops.Add(1)
 			continue
 		}
 		n.receiveData(c, &h, payload)
 	}
+}
+
+func (n *node) lookupCall(tid, sid uint16) *Call {
+	n.callsMu.RLock()
+	defer n.callsMu.RUnlock()
+	return n.calls[callKey(tid, sid)]
+}
+
+// waitControl waits (at most 20 ms) until the loop has handled every
+// control packet queued so far; it reports whether there were any.
+func (n *node) waitControl() bool {
+	queued := n.ctlQueued.Load()
+	if n.ctlDone.Load() >= queued {
+		return false
+	}
+	for range 200 {
+		time.Sleep(100 * time.Microsecond)
+		if n.ctlDone.Load() >= queued {
+			break
+		}
+	}
+	return true
 }
 
 func (n *node) receiveData(c *Call, h *Header, payload []byte) {
