@@ -190,6 +190,11 @@ func newNode(cfg Config, role Role, defAddr string) (*node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("l2tp: listen: %w", err)
 		}
+		// One socket carries every tunnel's control and data: a default
+		// receive buffer (~200 kB) overflows during mass call setup.
+		// Best effort: the kernel caps it at net.core.rmem_max.
+		_ = uc.SetReadBuffer(socketBuffer)
+		_ = uc.SetWriteBuffer(socketBuffer)
 		conn = uc
 	}
 	n := &node{
@@ -200,6 +205,9 @@ func newNode(cfg Config, role Role, defAddr string) (*node, error) {
 	n.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	return n, nil
 }
+
+// socketBuffer is the send and receive buffer size asked for the UDP socket.
+const socketBuffer = 4 << 20
 
 // Addr is the local UDP address.
 func (n *node) Addr() netip.AddrPort { return n.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
@@ -573,11 +581,14 @@ func (n *node) event(te *tunnelEntry, ev Event) {
 	case EventCallUp:
 		c := &Call{n: n, info: *ev.Call, peer: te.peer}
 		c.seq.Store(ev.Call.SequencingRequired)
-		n.callsMu.Lock()
-		n.calls[callKey(c.info.TunnelID, c.info.SessionID)] = c
-		n.callsMu.Unlock()
 		te.calls[ev.SessionID] = c
 		err := n.cfg.Handler.NewCall(c)
+		if err == nil {
+			// Data reaches the call only once the handler knows it.
+			n.callsMu.Lock()
+			n.calls[callKey(c.info.TunnelID, c.info.SessionID)] = c
+			n.callsMu.Unlock()
+		}
 		if w := te.callWait[ev.SessionID]; w != nil {
 			w <- callResult{c, err}
 			delete(te.callWait, ev.SessionID)

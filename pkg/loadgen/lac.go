@@ -88,14 +88,16 @@ func (g *Gen) openLAC(ctx context.Context) (func(), error) {
 		s.lost = make(chan struct{})
 	}
 	return func() {
-		if c.StopCCN {
-			for _, tid := range ls.tids {
-				_ = lac.CloseTunnel(tid, l2tp.Result{Code: l2tp.StopClear, Message: "loadgen done"})
-			}
+		// StopCCN goes after the CDNs the hangups queued; wait (bounded)
+		// until the LNS has acknowledged it so that it is not lost in a
+		// full send window when the socket closes.
+		for _, tid := range ls.tids {
+			_ = lac.CloseTunnel(tid, l2tp.Result{Code: l2tp.StopClear, Message: "loadgen done"})
 		}
-		// Serve ends with StopCCN on the tunnels still open, after the
-		// CDNs queued by the subscribers' hangups.
-		time.Sleep(50 * time.Millisecond)
+		deadline := time.Now().Add(10 * time.Second)
+		for len(lac.Tunnels()) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		stop()
 	}, nil
 }

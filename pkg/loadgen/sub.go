@@ -299,6 +299,10 @@ func (s *sub) sendPPP(proto uint16, data []byte) {
 
 // ping sends PingCount echo requests, one at a time, each waiting up to 2 s.
 func (s *sub) ping() {
+	if !s.ip.Is4() {
+		s.g.fail("no IPv4 address to ping from")
+		return
+	}
 	id := uint16(s.idx)
 	for seq := 1; seq <= s.g.cfg.PingCount && !s.down; seq++ {
 		s.g.pingSent.Add(1)
