@@ -43,7 +43,7 @@ type Config struct {
 	// L2TP, when set, makes the generator a LAC: sessions are L2TP calls
 	// toward an LNS instead of PPPoE sessions on Interface.
 	L2TP *LACConfig
-	Log         *slog.Logger
+	Log  *slog.Logger
 }
 
 // Report is the outcome of a run.

@@ -27,16 +27,16 @@ type sub struct {
 	in       chan []byte
 	launched bool
 
-	ac   net.HardwareAddr
-	sid  uint16
+	ac       net.HardwareAddr
+	sid      uint16
 	call     *l2tp.Call    // L2TP mode: the established call
 	lost     chan struct{} // L2TP mode: closed (by the LAC loop) when the call ends
 	lostSeen bool
-	link *ppp.Link
-	ip   netip.Addr
-	up   bool
-	down bool
-	buf  []byte
+	link     *ppp.Link
+	ip       netip.Addr
+	up       bool
+	down     bool
+	buf      []byte
 }
 
 func newSub(g *Gen, idx int) *sub {
