@@ -40,9 +40,14 @@ const (
 
 // newL2TPLab is the standard lab with the LNS enabled and addresses on the
 // access veth.
-func newL2TPLab(t *testing.T, users int, hello string) *Lab {
+func newL2TPLab(t testing.TB, users int, hello string, opts ...LabOptions) *Lab {
 	t.Helper()
-	l := newLab(t, LabOptions{Users: users, Config: fmt.Sprintf(l2tpConfig, hello)})
+	var o LabOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Users, o.Config = users, fmt.Sprintf(l2tpConfig, hello)
+	l := newLab(t, o)
 	l.Exec(l.BNG, "ip", "addr", "add", lnsAddr+"/24", "dev", "acc0")
 	l.Exec(l.Sub, "ip", "addr", "add", lacAddr+"/24", "dev", "sub0")
 	return l
@@ -87,7 +92,7 @@ func (l *Lab) establishedTunnels() int {
 	return n
 }
 
-func waitExit(t *testing.T, p interface{ Exited() <-chan struct{} }, d time.Duration, what string) {
+func waitExit(t testing.TB, p interface{ Exited() <-chan struct{} }, d time.Duration, what string) {
 	t.Helper()
 	select {
 	case <-p.Exited():
@@ -279,4 +284,51 @@ func TestIntegrationL2TPCapture(t *testing.T) {
 			t.Errorf("capture has no %s packets; protocols seen:\n%s", proto, uniq(string(out)))
 		}
 	}
+}
+
+// BenchmarkIntegrationL2TPSetup measures LNS session setup rate: the
+// loadgen LAC brings up 10 tunnels x 100 sessions (CHAP, one ping each)
+// through bngbox at log level info, per iteration; the metrics are the
+// loadgen's setups/s and p50/p99 setup times. Run with
+//
+//	make build && BNGBOX_BIN=$PWD/bin/bngbox go test -tags integration \
+//	  -run '^$' -bench IntegrationL2TPSetup -benchtime 3x ./test/integration/
+func BenchmarkIntegrationL2TPSetup(b *testing.B) {
+	const n = 1000
+	l := newL2TPLab(b, n, "60s", LabOptions{Log: "info"})
+	l.StartDaemon()
+	var rate, p50, p99 float64
+	for range b.N {
+		out, err := l.Loadgen(lac("-n", fmt.Sprint(n), "--tunnels", "10", "--auth", "chap", "--ping", inetAddr,
+			"--timeout", "120s", "--concurrency", "200")...)
+		if err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+		var up, att int
+		var secs, r float64
+		var s50, s99 string
+		if _, err := fmt.Sscanf(lastReport(out), "sessions up: %d/%d (failed 0) in %fs: %f setups/s, setup p50 %s p99 %s",
+			&up, &att, &secs, &r, &s50, &s99); err != nil {
+			b.Fatalf("report %q: %v", out, err)
+		}
+		d50, _ := time.ParseDuration(strings.TrimSuffix(s50, ";"))
+		d99, _ := time.ParseDuration(strings.TrimSuffix(s99, ";"))
+		rate += r
+		p50 += float64(d50.Milliseconds())
+		p99 += float64(d99.Milliseconds())
+		l.WaitFor("sessions gone", 60*time.Second, func() bool { return len(l.Sessions()) == 0 })
+	}
+	b.ReportMetric(rate/float64(b.N), "setups/s")
+	b.ReportMetric(p50/float64(b.N), "p50-ms")
+	b.ReportMetric(p99/float64(b.N), "p99-ms")
+}
+
+// lastReport is the loadgen's report line.
+func lastReport(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "sessions up:") {
+			return line
+		}
+	}
+	return out
 }

@@ -27,7 +27,7 @@ import (
 // sub; inet (198.51.100.2) is the far end subscribers ping through the BNG.
 type Lab struct {
 	*netnstest.Lab
-	t              *testing.T
+	t              testing.TB
 	Sub, BNG, Inet string
 	Dir            string
 	Config, Socket string
@@ -41,7 +41,7 @@ const (
 	subnetPool = "100.64.0.0/16"
 )
 
-func bin(t *testing.T) string {
+func bin(t testing.TB) string {
 	t.Helper()
 	b := os.Getenv("BNGBOX_BIN")
 	if b == "" {
@@ -58,9 +58,10 @@ type LabOptions struct {
 	Auth    []string // ppp.auth
 	Config  string   // appended to the config (top-level keys not otherwise set)
 	EchoInt string   // ppp.lcp-echo-interval
+	Log     string   // log.level (default debug)
 }
 
-func newLab(t *testing.T, o LabOptions) *Lab {
+func newLab(t testing.TB, o LabOptions) *Lab {
 	t.Helper()
 	l := &Lab{Lab: netnstest.New(t, "bb"), t: t, Dir: t.TempDir()}
 	l.Sub, l.BNG, l.Inet = l.NS("s"), l.NS("b"), l.NS("i")
@@ -85,13 +86,16 @@ func newLab(t *testing.T, o LabOptions) *Lab {
 	if o.Auth == nil {
 		o.Auth = []string{"chap", "pap"}
 	}
+	if o.Log == "" {
+		o.Log = "debug"
+	}
 	if o.EchoInt == "" {
 		o.EchoInt = "10s"
 	}
 	l.Socket = filepath.Join(l.Dir, "cli.sock")
 	l.AcctFile = filepath.Join(l.Dir, "acct.jsonl")
 	q := func(ss []string) string { return "[" + strings.Join(ss, ", ") + "]" }
-	cfg := fmt.Sprintf(`log: {level: debug}
+	cfg := fmt.Sprintf(`log: {level: %s}
 dataplane: userspace
 pppoe:
   interfaces:
@@ -107,7 +111,7 @@ pools:
 auth: {backend: local, users-file: users.yaml}
 accounting: {file: acct.jsonl, interim-interval: 0s}
 cli: {socket: %s}
-%s`, q(o.VLANs), q(o.Auth), o.EchoInt, subnetPool, l.Socket, o.Config)
+%s`, o.Log, q(o.VLANs), q(o.Auth), o.EchoInt, subnetPool, l.Socket, o.Config)
 	l.Config = filepath.Join(l.Dir, "bngbox.yaml")
 	os.WriteFile(l.Config, []byte(cfg), 0o600)
 	return l
