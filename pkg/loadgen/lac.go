@@ -91,15 +91,30 @@ func (g *Gen) openLAC(ctx context.Context) (func(), error) {
 		// StopCCN goes after the CDNs the hangups queued; wait (bounded)
 		// until the LNS has acknowledged it so that it is not lost in a
 		// full send window when the socket closes.
-		for _, tid := range ls.tids {
-			_ = lac.CloseTunnel(tid, l2tp.Result{Code: l2tp.StopClear, Message: "loadgen done"})
+		// Tunnels the LNS already closed (StopCCN received: Closing for
+		// the hold time) are not waited for.
+		open := map[uint16]bool{}
+		for _, t := range lac.Tunnels() {
+			if t.State == l2tp.TunnelEstablished {
+				open[t.LocalID] = true
+				_ = lac.CloseTunnel(t.LocalID, l2tp.Result{Code: l2tp.StopClear, Message: "loadgen done"})
+			}
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for len(lac.Tunnels()) > 0 && time.Now().Before(deadline) {
+		for time.Now().Before(deadline) && anyOpen(lac.Tunnels(), open) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		stop()
 	}, nil
+}
+
+func anyOpen(ts []l2tp.TunnelInfo, open map[uint16]bool) bool {
+	for _, t := range ts {
+		if open[t.LocalID] {
+			return true
+		}
+	}
+	return false
 }
 
 // placeCall makes s an L2TP call on its tunnel (ICRQ, ICRP, ICCN).
