@@ -295,12 +295,12 @@ func TestIntegrationL2TPCapture(t *testing.T) {
 //	  -run '^$' -bench IntegrationL2TPSetup -benchtime 3x ./test/integration/
 func BenchmarkIntegrationL2TPSetup(b *testing.B) {
 	const n = 1000
-	l := newL2TPLab(b, n, "60s", LabOptions{Log: "info"})
+	l := newL2TPLab(b, n, "10s")
 	l.StartDaemon()
 	var rate, p50, p99 float64
 	for range b.N {
 		out, err := l.Loadgen(lac("-n", fmt.Sprint(n), "--tunnels", "10", "--auth", "chap", "--ping", inetAddr,
-			"--timeout", "120s", "--concurrency", "200")...)
+			"--hold", "3s", "--timeout", "120s", "--concurrency", "200")...)
 		if err != nil {
 			b.Fatalf("%v\n%s", err, out)
 		}
@@ -313,6 +313,7 @@ func BenchmarkIntegrationL2TPSetup(b *testing.B) {
 		}
 		d50, _ := time.ParseDuration(strings.TrimSuffix(s50, ";"))
 		d99, _ := time.ParseDuration(strings.TrimSuffix(s99, ";"))
+		b.Logf("%s", lastReport(out))
 		rate += r
 		p50 += float64(d50.Milliseconds())
 		p99 += float64(d99.Milliseconds())
