@@ -158,6 +158,11 @@ type node struct {
 	calls   map[uint32]*Call
 
 	dataDrops atomic.Uint64
+	// ctlQueued and ctlDone count control packets handed to the loop and
+	// handled by it: a data message for an unknown session waits for the
+	// loop to catch up, since the ICCN that establishes the session may
+	// still be queued (a LAC sends its first LCP frame right after ICCN).
+	ctlQueued, ctlDone atomic.Uint64
 }
 
 func newNode(cfg Config, role Role, defAddr string) (*node, error) {
@@ -185,6 +190,11 @@ func newNode(cfg Config, role Role, defAddr string) (*node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("l2tp: listen: %w", err)
 		}
+		// One socket carries every tunnel's control and data: a default
+		// receive buffer (~200 kB) overflows during mass call setup.
+		// Best effort: the kernel caps it at net.core.rmem_max.
+		_ = uc.SetReadBuffer(socketBuffer)
+		_ = uc.SetWriteBuffer(socketBuffer)
 		conn = uc
 	}
 	n := &node{
@@ -195,6 +205,9 @@ func newNode(cfg Config, role Role, defAddr string) (*node, error) {
 	n.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	return n, nil
 }
+
+// socketBuffer is the send and receive buffer size asked for the UDP socket.
+const socketBuffer = 4 << 20
 
 // Addr is the local UDP address.
 func (n *node) Addr() netip.AddrPort { return n.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
@@ -267,6 +280,7 @@ loop:
 		select {
 		case p := <-n.ctl:
 			n.handleControl(p)
+			n.ctlDone.Add(1)
 		case f := <-n.cmds:
 			f()
 		case <-timer.C:
@@ -336,20 +350,44 @@ func (n *node) readLoop() error {
 		if h.Control {
 			select {
 			case n.ctl <- ctlPacket{from: from, b: append([]byte(nil), buf[:k]...)}:
+				n.ctlQueued.Add(1)
 			case <-n.done:
 				return nil
 			}
 			continue
 		}
-		n.callsMu.RLock()
-		c := n.calls[callKey(h.TunnelID, h.SessionID)]
-		n.callsMu.RUnlock()
+		c := n.lookupCall(h.TunnelID, h.SessionID)
+		if c == nil && n.waitControl() {
+			c = n.lookupCall(h.TunnelID, h.SessionID)
+		}
 		if c == nil || c.closed.Load() {
 			n.dataDrops.Add(1)
 			continue
 		}
 		n.receiveData(c, &h, payload)
 	}
+}
+
+func (n *node) lookupCall(tid, sid uint16) *Call {
+	n.callsMu.RLock()
+	defer n.callsMu.RUnlock()
+	return n.calls[callKey(tid, sid)]
+}
+
+// waitControl waits (at most 20 ms) until the loop has handled every
+// control packet queued so far; it reports whether there were any.
+func (n *node) waitControl() bool {
+	queued := n.ctlQueued.Load()
+	if n.ctlDone.Load() >= queued {
+		return false
+	}
+	for range 200 {
+		time.Sleep(100 * time.Microsecond)
+		if n.ctlDone.Load() >= queued {
+			break
+		}
+	}
+	return true
 }
 
 func (n *node) receiveData(c *Call, h *Header, payload []byte) {
@@ -543,11 +581,14 @@ func (n *node) event(te *tunnelEntry, ev Event) {
 	case EventCallUp:
 		c := &Call{n: n, info: *ev.Call, peer: te.peer}
 		c.seq.Store(ev.Call.SequencingRequired)
-		n.callsMu.Lock()
-		n.calls[callKey(c.info.TunnelID, c.info.SessionID)] = c
-		n.callsMu.Unlock()
 		te.calls[ev.SessionID] = c
 		err := n.cfg.Handler.NewCall(c)
+		if err == nil {
+			// Data reaches the call only once the handler knows it.
+			n.callsMu.Lock()
+			n.calls[callKey(c.info.TunnelID, c.info.SessionID)] = c
+			n.callsMu.Unlock()
+		}
 		if w := te.callWait[ev.SessionID]; w != nil {
 			w <- callResult{c, err}
 			delete(te.callWait, ev.SessionID)

@@ -19,9 +19,9 @@ import (
 func loadgenCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "loadgen",
-		Usage: "emulate PPPoE subscribers against an access concentrator",
+		Usage: "emulate PPPoE subscribers against an access concentrator, or L2TP calls against an LNS (--l2tp)",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Required: true, Usage: "interface facing the AC"},
+			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Usage: "interface facing the AC (PPPoE mode)"},
 			&cli.IntFlag{Name: "sessions", Aliases: []string{"n"}, Value: 10, Usage: "subscribers to emulate"},
 			&cli.FloatFlag{Name: "rate", Value: 0, Usage: "new sessions per second (0: as fast as --concurrency allows)"},
 			&cli.IntFlag{Name: "concurrency", Value: 100, Usage: "sessions in setup at once"},
@@ -35,6 +35,12 @@ func loadgenCommand() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Value: 0, Usage: "per-session setup timeout (default 30s)"},
 			&cli.IntFlag{Name: "mac-base", Value: 0x42, Usage: "second byte of emulated MACs (run several generators with different values)"},
 			&cli.BoolFlag{Name: "tun", Usage: "give each session a TUN device lg<N> with its address and a policy route (table 20000+N), for iperf3 -B <ip>"},
+			&cli.StringFlag{Name: "l2tp", Usage: "LAC mode: LNS address (host[:port], port 1701 by default)"},
+			&cli.IntFlag{Name: "tunnels", Value: 1, Usage: "LAC mode: tunnels to open; sessions are spread over them"},
+			&cli.StringFlag{Name: "secret", Usage: "LAC mode: tunnel secret (empty: no tunnel authentication)"},
+			&cli.StringFlag{Name: "l2tp-hostname", Value: "loadgen", Usage: "LAC mode: our Host Name AVP"},
+			&cli.BoolFlag{Name: "l2tp-stopccn", Usage: "LAC mode: tear down with StopCCN per tunnel instead of CDN per session"},
+			&cli.BoolFlag{Name: "l2tp-sequencing", Usage: "LAC mode: require sequenced data messages"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log failures"},
 			&cli.DurationFlag{Name: "ping-interval", Usage: "while holding, keep pinging --ping from every session at this interval and report losses"},
 			&cli.BoolFlag{Name: "silent", Usage: "once up, answer and send nothing (no LCP echo replies, no hangup), like a subscriber that lost power"},
@@ -52,6 +58,16 @@ func loadgenCommand() *cli.Command {
 			}
 			if cfg.TUN {
 				cfg.OnTUN = func(name string, ip netip.Addr) { fmt.Printf("tun %s %s up\n", name, ip) }
+			}
+			if a := c.String("l2tp"); a != "" {
+				lns, err := parseLNS(a)
+				if err != nil {
+					return cli.Exit("--l2tp: "+err.Error(), 2)
+				}
+				cfg.L2TP = &loadgen.LACConfig{LNS: lns, Tunnels: c.Int("tunnels"), Secret: c.String("secret"),
+					HostName: c.String("l2tp-hostname"), StopCCN: c.Bool("l2tp-stopccn"), Sequencing: c.Bool("l2tp-sequencing")}
+			} else if cfg.Interface == "" {
+				return cli.Exit("loadgen: --interface (PPPoE) or --l2tp (LAC) is required", 2)
 			}
 			if c.Bool("verbose") {
 				cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -98,4 +114,16 @@ func loadgenCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// parseLNS accepts "addr" or "addr:port" (IPv6 in brackets with a port).
+func parseLNS(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	return netip.AddrPortFrom(a, 1701), nil
 }

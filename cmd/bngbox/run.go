@@ -58,6 +58,7 @@ type daemon struct {
 	cliStop func() // stops the telnet and SSH shells and waits for them (run_cli.go)
 	radius  radiusParts
 	shaper  *shaper.Netlink // nil unless shaper.enabled
+	lns     *lnsRunner      // nil unless l2tp.enabled
 
 	portsMu sync.Mutex
 	ports   map[string]dataplane.Port
@@ -181,6 +182,9 @@ func (d *daemon) start() error {
 		DropsFunc:   d.drops,
 		VersionInfo: mgmt.Version{Version: version, GoVersion: runtime.Version(), Dataplane: d.dp.Kind()},
 	}
+	if err := d.startL2TP(); err != nil {
+		return err
+	}
 	if err := d.startDAE(); err != nil {
 		return err
 	}
@@ -204,6 +208,9 @@ func (d *daemon) stop() {
 		}
 	} else {
 		d.stopShaper()
+	}
+	if d.lns != nil {
+		d.lns.stop()
 	}
 	d.stopRADIUS()
 	if d.dp != nil {
@@ -234,6 +241,9 @@ func (d *daemon) reload() error {
 	}
 	if fmt.Sprint(cfg.Pools) != fmt.Sprint(d.cfg.Pools) {
 		needRestart = append(needRestart, "pools")
+	}
+	if l2tpConfigChanged(cfg.L2TP, d.cfg.L2TP) {
+		needRestart = append(needRestart, "l2tp")
 	}
 	if cfg.CLI != d.cfg.CLI {
 		needRestart = append(needRestart, "cli")

@@ -31,6 +31,7 @@ type Config struct {
 	Shaper     Shaper     `yaml:"shaper"`
 	CLI        CLI        `yaml:"cli"`
 	RADIUS     RADIUS     `yaml:"radius"`
+	L2TP       L2TP       `yaml:"l2tp"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `yaml:"-"`

@@ -116,6 +116,7 @@ func (c *Config) Validate() error {
 
 	c.validateAAA(p)
 
+	c.L2TP.validate(p)
 	oneOf(p, "shaper.upstream", c.Shaper.Upstream, "auto", "police", "ifb")
 	if c.Shaper.Default != "" {
 		if _, err := rate.Parse(c.Shaper.Default); err != nil {

@@ -32,6 +32,12 @@ type Dataplane interface {
 	// NewPPPoESession registers a PPPoE session so that its session frames
 	// (0x8864) are demultiplexed to it. It is cheap: no interface exists yet.
 	NewPPPoESession(p PPPoEParams) (Session, error)
+	// NewL2TPSession attaches a session to an established L2TP call: the
+	// call's IP frames go to the session (held until Up), and frames the
+	// session sends (control or IP) go out on the call. Control frames
+	// from the call do not pass through the dataplane: the LNS delivers
+	// them to its handler (l2tp.Handler.CallData).
+	NewL2TPSession(p L2TPParams) (Session, error)
 	// Close closes every port and session.
 	Close() error
 }
@@ -64,6 +70,21 @@ type PPPoEParams struct {
 	// IPv6 (LCP, authentication, NCPs, unknown protocols), from the
 	// dataplane's reader goroutine. It must not block or retain payload.
 	Control func(proto uint16, payload []byte)
+}
+
+// L2TPCall is the part of an L2TP call (*l2tp.Call) a dataplane needs.
+type L2TPCall interface {
+	// SendPPP sends one PPP frame (protocol + information field).
+	SendPPP(proto uint16, payload []byte) error
+	// SetIPWriter routes the call's IPv4/IPv6 frames to w (nil: stop).
+	SetIPWriter(w func(proto uint16, pkt []byte))
+}
+
+// L2TPParams identifies an L2TP session (RFC 2661) terminated here.
+type L2TPParams struct {
+	Call      L2TPCall
+	TunnelID  uint16 // ours, for logs
+	SessionID uint16 // ours, for logs
 }
 
 // LinkConfig is what Up needs to make the session's interface forward.

@@ -1,4 +1,5 @@
-// Package loadgen emulates PPPoE subscribers: each runs discovery, PPP
+// Package loadgen emulates PPPoE subscribers, or L2TP calls from a LAC
+// (LACConfig): each runs discovery (or ICRQ/ICCN), PPP
 // (pkg/ppp in the client role) with PAP or CHAP, takes an address, pings a
 // target through its session and holds the line. It drives the demo, the
 // integration tests and the setup-rate benchmarks, against bngbox or any
@@ -28,21 +29,20 @@ import (
 type Config struct {
 	Interface   string
 	Sessions    int
-	Rate        float64                          // new sessions started per second (0: as fast as Concurrency allows)
-	Concurrency int                              // sessions in setup at once (default 100)
-	UserFormat  string                           // fmt format with the 1-based index, e.g. "user%04d"
-	Password    string                           // fmt format too (may omit the index)
-	Auth        string                           // pap | chap | any (what the client accepts)
-	VLANs       []uint16                         // tags to send with (outer first)
-	Ping        netip.Addr                       // target to ping through each session (invalid: no ping)
-	PingCount   int                              // echo requests per session (default 1 when Ping set)
-	Hold        time.Duration                    // keep sessions up this long after all are set up; <0: until ctx ends
-	Timeout     time.Duration                    // per-session setup timeout (default 30 s)
-	MACBase     byte                             // second byte of emulated MACs (02:<base>:idx), to run several generators
-	TUN         bool                             // give each subscriber that is up a TUN device lg<idx> (see tun.go)
-	OnTUN       func(name string, ip netip.Addr) // TUN mode: called when a subscriber's device is ready
-	Log         *slog.Logger
-
+	Rate        float64       // new sessions started per second (0: as fast as Concurrency allows)
+	Concurrency int           // sessions in setup at once (default 100)
+	UserFormat  string        // fmt format with the 1-based index, e.g. "user%04d"
+	Password    string        // fmt format too (may omit the index)
+	Auth        string        // pap | chap | any (what the client accepts)
+	VLANs       []uint16      // tags to send with (outer first)
+	Ping        netip.Addr    // target to ping through each session (invalid: no ping)
+	PingCount   int           // echo requests per session (default 1 when Ping set)
+	Hold        time.Duration // keep sessions up this long after all are set up; <0: until ctx ends
+	Timeout     time.Duration // per-session setup timeout (default 30 s)
+	MACBase     byte          // second byte of emulated MACs (02:<base>:idx), to run several generators
+	TUN         bool          // give each subscriber that is up a TUN device lg<idx> (see tun.go)
+	// OnTUN, in TUN mode, is called when a subscriber's device is ready.
+	OnTUN func(name string, ip netip.Addr)
 	// PingInterval, with Ping set, keeps pinging Ping from every session
 	// at this interval while sessions are held; losses are reported.
 	PingInterval time.Duration
@@ -53,6 +53,10 @@ type Config struct {
 	// Hangup is how a subscriber ends its session: "lcp" (LCP
 	// Terminate-Request, then PADT; the default) or "padt" (PADT only).
 	Hangup string
+	// L2TP, when set, makes the generator a LAC: sessions are L2TP calls
+	// toward an LNS instead of PPPoE sessions on Interface.
+	L2TP *LACConfig
+	Log  *slog.Logger
 }
 
 // Report is the outcome of a run.
@@ -127,7 +131,8 @@ func (c *Config) defaults() {
 // Gen is a running generator.
 type Gen struct {
 	cfg  Config
-	conn *afpacket.Conn
+	conn *afpacket.Conn // PPPoE mode
+	lac  *lacSide       // L2TP mode
 	subs []*sub
 	wmu  sync.Mutex
 
@@ -154,20 +159,47 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Hangup != "lcp" && cfg.Hangup != "padt" {
 		return nil, fmt.Errorf("loadgen: hangup %q: want lcp or padt", cfg.Hangup)
 	}
-	conn, err := afpacket.Listen(cfg.Interface)
+	g := &Gen{cfg: cfg, errs: map[string]int{}}
+	for i := range cfg.Sessions {
+		g.subs = append(g.subs, newSub(g, i+1))
+	}
+	var closeFn func()
+	var err error
+	if cfg.L2TP != nil {
+		closeFn, err = g.openLAC(ctx)
+	} else {
+		closeFn, err = g.openPPPoE()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return g.drive(ctx, closeFn)
+}
+
+// openPPPoE opens the access socket and starts the frame reader.
+func (g *Gen) openPPPoE() (func(), error) {
+	conn, err := afpacket.Listen(g.cfg.Interface)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
-	g := &Gen{cfg: cfg, conn: conn, errs: map[string]int{}}
-	byMAC := make(map[[6]byte]*sub, cfg.Sessions)
-	for i := range cfg.Sessions {
-		s := newSub(g, i+1)
-		g.subs = append(g.subs, s)
+	g.conn = conn
+	byMAC := make(map[[6]byte]*sub, len(g.subs))
+	for _, s := range g.subs {
 		byMAC[[6]byte(s.mac)] = s
 	}
 	readDone := make(chan struct{})
 	go g.read(byMAC, readDone)
+	return func() {
+		g.closing.Store(true)
+		conn.Close()
+		<-readDone
+	}, nil
+}
 
+// drive launches the subscribers, holds them, hangs them up, calls
+// closeFn (the access side is then quiet) and reports.
+func (g *Gen) drive(ctx context.Context, closeFn func()) (*Report, error) {
+	cfg := g.cfg
 	g.start = time.Now()
 	upCtx, cancelAll := context.WithCancel(ctx)
 	defer cancelAll()
@@ -213,10 +245,11 @@ launch:
 	}
 	close(hold)
 	wg.Wait()
-	g.closing.Store(true)
-	conn.Close()
-	<-readDone
+	closeFn()
+	return g.report(setupEnd)
+}
 
+func (g *Gen) report(setupEnd time.Time) (*Report, error) {
 	r := &Report{Attempted: 0, Errors: g.errs}
 	for _, s := range g.subs {
 		if s.launched {

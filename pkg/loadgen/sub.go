@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bngbox/bngbox/l2tp"
 	"github.com/bngbox/bngbox/pkg/ppp"
 	"github.com/bngbox/bngbox/pppoe"
 )
@@ -26,13 +27,16 @@ type sub struct {
 	in       chan []byte
 	launched bool
 
-	ac   net.HardwareAddr
-	sid  uint16
-	link *ppp.Link
-	ip   netip.Addr
-	up   bool
-	down bool
-	buf  []byte
+	ac       net.HardwareAddr
+	sid      uint16
+	call     *l2tp.Call    // L2TP mode: the established call
+	lost     chan struct{} // L2TP mode: closed (by the LAC loop) when the call ends
+	lostSeen bool
+	link     *ppp.Link
+	ip       netip.Addr
+	up       bool
+	down     bool
+	buf      []byte
 
 	downReason ppp.Reason // why PPP went down, and the detail
 	downMsg    string
@@ -70,7 +74,12 @@ func (s *sub) run(ctx context.Context, setupDone func(), hold <-chan struct{}) {
 	s.launched = true
 	begin := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.g.cfg.Timeout)
-	err := s.discover(ctx)
+	var err error
+	if s.g.lac != nil {
+		err = s.placeCall(ctx)
+	} else {
+		err = s.discover(ctx)
+	}
 	if err == nil {
 		err = s.negotiate(ctx)
 	}
@@ -79,9 +88,7 @@ func (s *sub) run(ctx context.Context, setupDone func(), hold <-chan struct{}) {
 		s.g.fail(err.Error())
 		s.g.cfg.Log.Debug("session failed", "user", s.user, "err", err)
 		setupDone()
-		if s.sid != 0 {
-			s.padt()
-		}
+		s.lowerHangup()
 		return
 	}
 	s.g.upDone(time.Since(begin))
@@ -227,9 +234,20 @@ func (s *sub) stepOr(ctx context.Context, onIP func([]byte), wake <-chan time.Ti
 		defer t.Stop()
 		timer = t.C
 	}
+	lost := s.lost
+	if s.lostSeen {
+		lost = nil
+	}
 	select {
 	case f := <-s.in:
-		s.input(f, onIP)
+		if s.g.lac != nil {
+			s.inputPPP(f, onIP)
+		} else {
+			s.input(f, onIP)
+		}
+	case <-lost:
+		s.lostSeen = true
+		s.callLost()
 	case now := <-timer:
 		s.perform(s.link.Tick(now))
 	case <-wake:
@@ -250,7 +268,15 @@ func (s *sub) input(f []byte, onIP func([]byte)) {
 		return
 	}
 	ph, payload, _, err := pppoe.ParseHeader(body)
-	if err != nil || ph.SessionID != s.sid || len(payload) < 2 {
+	if err != nil || ph.SessionID != s.sid {
+		return
+	}
+	s.inputPPP(payload, onIP)
+}
+
+// inputPPP handles one PPP frame: protocol (2 bytes) + information.
+func (s *sub) inputPPP(payload []byte, onIP func([]byte)) {
+	if len(payload) < 2 {
 		return
 	}
 	proto := binary.BigEndian.Uint16(payload)
@@ -286,6 +312,15 @@ func (s *sub) perform(fx []ppp.Effect) {
 }
 
 func (s *sub) sendPPP(proto uint16, data []byte) {
+	if s.g.lac != nil {
+		if s.call == nil {
+			return
+		}
+		if err := s.call.SendPPP(proto, data); err != nil && !errors.Is(err, l2tp.ErrClosed) {
+			s.g.fail("write")
+		}
+		return
+	}
 	b := s.g.frameHeader(s.buf[:0], s, s.ac, 0x8864)
 	b = pppoe.AppendHeader(b, pppoe.Header{Code: 0, SessionID: s.sid, Length: uint16(2 + len(data))})
 	b = binary.BigEndian.AppendUint16(b, proto)
@@ -296,6 +331,10 @@ func (s *sub) sendPPP(proto uint16, data []byte) {
 
 // ping sends PingCount echo requests, one at a time, each waiting up to 2 s.
 func (s *sub) ping() {
+	if !s.ip.Is4() {
+		s.g.fail("no IPv4 address to ping from")
+		return
+	}
 	id := uint16(s.idx)
 	for seq := 1; seq <= s.g.cfg.PingCount && !s.down; seq++ {
 		s.g.pingSent.Add(1)
@@ -421,6 +460,15 @@ func (s *sub) hangup() {
 		s.step(ctx, nil)
 	}
 	cancel()
+	s.lowerHangup()
+}
+
+// lowerHangup ends the access side: PADT, or CDN for an L2TP call.
+func (s *sub) lowerHangup() {
+	if s.call != nil {
+		s.hangupCall()
+		return
+	}
 	if s.sid != 0 {
 		s.padt()
 	}

@@ -118,6 +118,7 @@ func (s *Session) onAuthRequest(a *ppp.AuthRequest) {
 		Challenge: a.Challenge, Response: a.Response,
 		CallingStationID: s.p.CallingSID, CalledStationID: s.m.config().CalledStationID,
 		NASPortID: s.p.NASPortID, NASPort: s.p.NASPort, PortType: s.p.PortType,
+		Tunnel: s.p.TunnelAuth,
 	}
 	switch a.Method {
 	case ppp.AuthPAP:

@@ -37,6 +37,8 @@ type Params struct {
 	NASPort    uint32
 	PortType   aaa.PortType
 	CallingSID string
+	// TunnelAuth describes the L2TP tunnel (RFC 2868) for AAA; nil for PPPoE.
+	TunnelAuth *aaa.Tunnel
 	// DP creates the dataplane session; control frames must be delivered
 	// to the given function.
 	DP     func(control func(proto uint16, payload []byte)) (dataplane.Session, error)

@@ -152,6 +152,9 @@ type client struct {
 	dns  netip.Addr
 	h    *hangups
 	s    *Session
+	// inject, when set, delivers frames to the server instead of
+	// fs.InjectControl (L2TP: control frames bypass the dataplane).
+	inject func(proto uint16, payload []byte)
 }
 
 var sidSeq uint16
@@ -182,7 +185,11 @@ func (c *client) perform(fx []ppp.Effect) {
 	for _, e := range fx {
 		switch e.Kind {
 		case ppp.EffectSend:
-			c.fs.InjectControl(e.Proto, e.Data)
+			if c.inject != nil {
+				c.inject(e.Proto, slices.Clone(e.Data))
+			} else {
+				c.fs.InjectControl(e.Proto, e.Data)
+			}
 		case ppp.EffectUp:
 			if e.Net.Proto == ppp.ProtoIPCP {
 				c.up, c.ip, c.dns = true, e.Net.LocalIP, e.Net.DNS[0]
@@ -442,5 +449,51 @@ func TestSessionShapingFailureKeepsSession(t *testing.T) {
 				t.Errorf("stops = %+v", e.rec.stops())
 			}
 		})
+	}
+}
+
+type l2tpCall struct{}
+
+func (l2tpCall) SendPPP(uint16, []byte) error     { return nil }
+func (l2tpCall) SetIPWriter(func(uint16, []byte)) {}
+
+// TestSessionL2TP: an L2TP session comes up over an L2TP dataplane session
+// and hands its tunnel to AAA and the session table.
+func TestSessionL2TP(t *testing.T) {
+	e := newEnv(t, nil)
+	c := &client{t: t, h: &hangups{}}
+	var ctl func(uint16, []byte)
+	tun := &aaa.Tunnel{ClientEndpoint: "192.0.2.2", ServerEndpoint: "192.0.2.1", ClientAuthID: "lac1", TunnelID: 7, SessionID: 9}
+	s, err := e.m.Start(Params{
+		Type: "l2tp", Port: "192.0.2.2", SID: 9, Tunnel: "7/lac1", PortType: aaa.PortVirtual, CallingSID: "0123", TunnelAuth: tun,
+		DP: func(f func(uint16, []byte)) (dataplane.Session, error) {
+			ctl = f
+			return e.dp.NewL2TPSession(dataplane.L2TPParams{Call: l2tpCall{}, TunnelID: 7, SessionID: 9})
+		},
+		Access: c.h,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.s = s
+	ss := e.dp.Sessions()
+	c.fs = ss[len(ss)-1]
+	c.inject = ctl
+	c.link = ppp.New(&ppp.Config{Role: ppp.RoleClient, Username: "alice", Password: "pw", Auth: ppp.AuthCHAP | ppp.AuthPAP, Restart: 200 * time.Millisecond})
+	c.perform(c.link.Open(time.Now()))
+	c.pump("IPCP up", func() bool { return c.up })
+	waitFor(t, "active", func() bool { return e.m.Counters().Active == 1 })
+	in := e.m.Sessions(context.Background())[0]
+	if in.Type != "l2tp" || in.Tunnel != "7/lac1" || in.CallingSID != "0123" {
+		t.Errorf("info = %+v", in)
+	}
+	s.PeerHangup()
+	waitFor(t, "session gone", func() bool { return e.m.Len() == 0 })
+	stops := e.rec.stops()
+	if len(stops) != 1 || stops[0].Request.Tunnel == nil || *stops[0].Request.Tunnel != *tun || stops[0].Request.PortType != aaa.PortVirtual {
+		t.Fatalf("stops = %+v", stops)
+	}
+	if h := c.h.calls(); len(h) != 1 || !h[0] {
+		t.Errorf("hangups = %v, want one with peerGone (no CDN back)", h)
 	}
 }

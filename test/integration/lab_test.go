@@ -73,6 +73,7 @@ type LabOptions struct {
 	// AAA replaces the auth and accounting sections (YAML); default: the
 	// local users file and JSON-lines accounting to AcctFile.
 	AAA string
+	Log string // log.level (default debug)
 }
 
 func newLab(t testing.TB, o LabOptions) *Lab {
@@ -112,6 +113,9 @@ func newLab(t testing.TB, o LabOptions) *Lab {
 	if o.Auth == nil {
 		o.Auth = []string{"chap", "pap"}
 	}
+	if o.Log == "" {
+		o.Log = "debug"
+	}
 	cliKeys := ""
 	if o.CLI != "" {
 		cliKeys = ", " + o.CLI
@@ -129,7 +133,7 @@ func newLab(t testing.TB, o LabOptions) *Lab {
 	l.Socket = filepath.Join(l.Dir, "cli.sock")
 	l.AcctFile = filepath.Join(l.Dir, "acct.jsonl")
 	q := func(ss []string) string { return "[" + strings.Join(ss, ", ") + "]" }
-	cfg := fmt.Sprintf(`log: {level: debug}
+	cfg := fmt.Sprintf(`log: {level: %s}
 dataplane: userspace
 pppoe:
   interfaces:
@@ -144,7 +148,7 @@ pools:
   - {name: default, range: %s}
 %s
 cli: {socket: %s%s}
-%s`, q(o.VLANs), q(o.Auth), o.EchoInt, echoFail, subnetPool, o.AAA, l.Socket, cliKeys, o.Config)
+%s`, o.Log, q(o.VLANs), q(o.Auth), o.EchoInt, echoFail, subnetPool, o.AAA, l.Socket, cliKeys, o.Config)
 	l.Config = filepath.Join(l.Dir, "bngbox.yaml")
 	os.WriteFile(l.Config, []byte(cfg), 0o600)
 	return l

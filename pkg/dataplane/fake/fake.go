@@ -81,6 +81,23 @@ func (d *Dataplane) NewPPPoESession(p dataplane.PPPoEParams) (dataplane.Session,
 	return s, nil
 }
 
+// NewL2TPSession registers an L2TP session. It installs no IP writer on
+// the call; control frames the session sends are recorded (Sent), not
+// passed to the call.
+func (d *Dataplane) NewL2TPSession(p dataplane.L2TPParams) (dataplane.Session, error) {
+	if p.Call == nil {
+		return nil, errors.New("fake: L2TP session without a call")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	s := &Session{dp: d, l2tp: &p}
+	d.sessions = append(d.sessions, s)
+	return s, nil
+}
+
 // Sessions returns every session created so far, closed ones included, in
 // creation order.
 func (d *Dataplane) Sessions() []*Session {
@@ -190,6 +207,7 @@ type Session struct {
 	dp     *Dataplane
 	port   *Port
 	params dataplane.PPPoEParams
+	l2tp   *dataplane.L2TPParams // nil for PPPoE sessions
 
 	mu      sync.Mutex
 	sent    []Frame                // guarded by mu
@@ -212,6 +230,14 @@ type Frame struct {
 // Params returns the parameters the session was created with.
 func (s *Session) Params() dataplane.PPPoEParams { return s.params }
 
+// L2TPParams returns the parameters of an L2TP session (ok false for PPPoE).
+func (s *Session) L2TPParams() (dataplane.L2TPParams, bool) {
+	if s.l2tp == nil {
+		return dataplane.L2TPParams{}, false
+	}
+	return *s.l2tp, true
+}
+
 // SendControl records the frame.
 func (s *Session) SendControl(proto uint16, payload []byte) error {
 	s.mu.Lock()
@@ -219,8 +245,8 @@ func (s *Session) SendControl(proto uint16, payload []byte) error {
 	if s.closed {
 		return ErrClosed
 	}
-	if err := s.port.WriteErr; err != nil {
-		return err
+	if s.port != nil && s.port.WriteErr != nil { // L2TP sessions have no port
+		return s.port.WriteErr
 	}
 	s.sent = append(s.sent, Frame{Proto: proto, Payload: slices.Clone(payload)})
 	return nil

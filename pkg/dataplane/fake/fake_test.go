@@ -77,3 +77,33 @@ func TestFake(t *testing.T) {
 		t.Error("control injected into closed session")
 	}
 }
+
+type nullCall struct{}
+
+func (nullCall) SendPPP(uint16, []byte) error     { return nil }
+func (nullCall) SetIPWriter(func(uint16, []byte)) {}
+
+func TestL2TPSession(t *testing.T) {
+	d := New()
+	if _, err := d.NewL2TPSession(dataplane.L2TPParams{}); err == nil {
+		t.Fatal("session without a call accepted")
+	}
+	ds, err := d.NewL2TPSession(dataplane.L2TPParams{Call: nullCall{}, TunnelID: 3, SessionID: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ds.(*Session)
+	if p, ok := s.L2TPParams(); !ok || p.SessionID != 9 {
+		t.Fatalf("L2TPParams = %+v, %v", p, ok)
+	}
+	if err := s.SendControl(0xc021, []byte{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Sent(); len(got) != 1 || got[0].Proto != 0xc021 {
+		t.Fatalf("Sent = %v", got)
+	}
+	d.Close()
+	if !s.Closed() {
+		t.Fatal("Close did not close the L2TP session")
+	}
+}

@@ -17,11 +17,14 @@ import (
 // DefaultMTU is the session MTU when LinkConfig.MTU is 0 (RFC 2516 §7).
 const DefaultMTU = 1492
 
-// session is one PPPoE session: a demux entry on its port and, after Up, a
-// TUN device with its reader goroutine.
+// session is one PPPoE session (a demux entry on its port) or one L2TP
+// session (the IP writer of its call) and, after Up, a TUN device with its
+// reader goroutine.
 type session struct {
 	dp      *Dataplane
-	port    *port
+	port    *port              // PPPoE; nil for L2TP
+	call    dataplane.L2TPCall // L2TP; nil for PPPoE
+	drops   *dropCounters      // the port's, or the dataplane's L2TP counters
 	key     demuxKey
 	control func(proto uint16, payload []byte)
 	hdr     []byte // frame header template, immutable
@@ -58,7 +61,7 @@ var _ dataplane.Session = (*session)(nil)
 func (s *session) receive(proto uint16, payload []byte) {
 	if proto != ProtoIPv4 && proto != ProtoIPv6 {
 		if s.control == nil {
-			s.port.drops.add(dropNoControl)
+			s.drops.add(dropNoControl)
 			return
 		}
 		s.control(proto, payload)
@@ -77,14 +80,14 @@ func (s *session) receive(proto uint16, payload []byte) {
 	ok := !s.closed && s.hold.push(payload)
 	s.mu.Unlock()
 	if !ok {
-		s.port.drops.add(dropHoldOverflow)
+		s.drops.add(dropHoldOverflow)
 	}
 }
 
 // deliver writes one IP packet to the TUN device.
 func (s *session) deliver(d *tunDev, pkt []byte) {
 	if _, err := d.f.Write(pkt); err != nil {
-		s.port.drops.add(dropTUNWrite)
+		s.drops.add(dropTUNWrite)
 		return
 	}
 	s.rxPackets.Add(1)
@@ -98,6 +101,9 @@ func (s *session) SendControl(proto uint16, payload []byte) error {
 	s.mu.Unlock()
 	if closed {
 		return net.ErrClosed
+	}
+	if s.call != nil {
+		return s.call.SendPPP(proto, payload)
 	}
 	buf := make([]byte, maxHdr+len(payload))
 	copy(buf[maxHdr:], payload)
@@ -269,16 +275,24 @@ func (s *session) runTUNReader(d *tunDev) {
 		}
 		proto := ipProto(buf[maxHdr : maxHdr+n])
 		if proto == 0 {
-			s.port.drops.add(dropNotIP)
+			s.drops.add(dropNotIP)
 			continue
 		}
-		if err := s.port.conn.WriteFrame(encap(buf, maxHdr, n, s.hdr, proto)); err != nil {
-			s.port.drops.add(dropWrite)
+		if err := s.send(buf, n, proto); err != nil {
+			s.drops.add(dropWrite)
 			continue
 		}
 		s.txPackets.Add(1)
 		s.txBytes.Add(uint64(n))
 	}
+}
+
+// send sends the IP packet buf[maxHdr:maxHdr+n] to the subscriber.
+func (s *session) send(buf []byte, n int, proto uint16) error {
+	if s.call != nil {
+		return s.call.SendPPP(proto, buf[maxHdr:maxHdr+n])
+	}
+	return s.port.conn.WriteFrame(encap(buf, maxHdr, n, s.hdr, proto))
 }
 
 // Interface is the TUN device name, "" before Up.
@@ -315,7 +329,12 @@ func (s *session) Close() error {
 	s.closed = true
 	s.hold.drain()
 	s.mu.Unlock()
-	s.port.remove(s)
+	if s.call != nil {
+		s.call.SetIPWriter(nil)
+		s.dp.removeL2TP(s)
+	} else {
+		s.port.remove(s)
+	}
 	d := s.dev.Load()
 	if d == nil {
 		return nil

@@ -57,9 +57,12 @@ type Dataplane struct {
 	reap    sync.WaitGroup // background interface deletions
 	reapSem chan struct{}  // bounds them
 
+	l2tpDrops dropCounters // drops of L2TP sessions (they have no port)
+
 	mu     sync.Mutex
-	ports  map[*port]struct{} // guarded by mu
-	closed bool               // guarded by mu
+	ports  map[*port]struct{}    // guarded by mu
+	l2tp   map[*session]struct{} // L2TP sessions; guarded by mu
+	closed bool                  // guarded by mu
 }
 
 var _ dataplane.Dataplane = (*Dataplane)(nil)
@@ -95,7 +98,7 @@ func New(log *slog.Logger, opts Options) (*Dataplane, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{}),
+	return &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{}), l2tp: make(map[*session]struct{}),
 		reapSem: make(chan struct{}, opts.MaxDeleting), idle: []idleDev{}}, nil
 }
 
@@ -225,6 +228,7 @@ func (d *Dataplane) NewPPPoESession(p dataplane.PPPoEParams) (dataplane.Session,
 	s := &session{
 		dp:      d,
 		port:    pt,
+		drops:   &pt.drops,
 		key:     keyOf(p.Peer, p.VLANs, p.SessionID),
 		control: p.Control,
 		hdr:     sessionHeader(p.Peer, pt.conn.MAC(), p.VLANs, tpids, p.SessionID),
@@ -247,10 +251,15 @@ func (d *Dataplane) Close() error {
 	d.closed = true
 	ports := d.ports
 	d.ports = nil
+	l2tp := d.l2tp
+	d.l2tp = nil
 	d.mu.Unlock()
 	var errs []error
 	for p := range ports {
 		errs = append(errs, p.close())
+	}
+	for s := range l2tp {
+		errs = append(errs, s.Close())
 	}
 	d.idleMu.Lock()
 	idle := d.idle
