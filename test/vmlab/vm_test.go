@@ -123,13 +123,27 @@ type Result struct {
 // Get returns a result value, "" when absent.
 func (r *Result) Get(k string) string { return r.Values[k] }
 
-// Boot starts the guest with scenario and vmlab.KEY=VALUE parameters, waits
-// for it to report VMLAB-DONE, and returns what it reported. The console
-// is logged when the test fails.
+// A VM is a running guest.
+type VM struct {
+	h        *Host
+	scenario string
+	p        *netnstest.Proc
+	start    time.Time
+}
+
+// Boot runs the guest with scenario and vmlab.KEY=VALUE parameters to
+// completion and returns what it reported.
 func (h *Host) Boot(scenario string, params map[string]string) *Result {
 	h.t.Helper()
+	return h.StartVM(scenario, params).Wait()
+}
+
+// StartVM starts the guest with scenario and vmlab.KEY=VALUE parameters.
+// The console is logged when the test fails.
+func (h *Host) StartVM(scenario string, params map[string]string) *VM {
+	h.t.Helper()
 	kernel, initrd := image(h.t)
-	cmdline := []string{"console=ttyS0", "quiet", "loglevel=3", "panic=-1", "vmlab.scenario=" + scenario}
+	cmdline := []string{"console=ttyS0", "quiet", "loglevel=3", "panic=-1", "no_timer_check", "vmlab.scenario=" + scenario}
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		keys = append(keys, k)
@@ -138,27 +152,46 @@ func (h *Host) Boot(scenario string, params map[string]string) *Result {
 	for _, k := range keys {
 		cmdline = append(cmdline, "vmlab."+k+"="+params[k])
 	}
-	start := time.Now()
-	p := h.Start(h.NS, "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "384", "-smp", "1",
+	vm := &VM{h: h, scenario: scenario, start: time.Now()}
+	vm.p = h.Start(h.NS, "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "384", "-smp", "1",
 		"-no-reboot", "-nodefaults", "-display", "none", "-serial", "stdio",
 		"-kernel", kernel, "-initrd", initrd, "-append", strings.Join(cmdline, " "),
 		"-netdev", "tap,id=n0,ifname="+h.Tap+",script=no,downscript=no",
 		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC)
 	h.t.Cleanup(func() {
 		if h.t.Failed() {
-			h.t.Logf("guest console (%s):\n%s", scenario, p.Out.String())
+			h.t.Logf("guest console (%s):\n%s", scenario, vm.p.Out.String())
 		}
 	})
+	return vm
+}
+
+// WaitLine waits until the console shows s.
+func (vm *VM) WaitLine(s string) {
+	vm.h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), vmTimeout)
 	defer cancel()
-	if err := p.WaitOutput(ctx, "VMLAB-DONE"); err != nil {
-		h.t.Fatalf("guest %s: %v", scenario, err)
+	if err := vm.p.WaitOutput(ctx, s); err != nil {
+		vm.h.t.Fatalf("guest %s: %v", vm.scenario, err)
 	}
-	r := &Result{Values: map[string]string{}, Wall: time.Since(start)}
-	// Give the console a moment to flush the rest of the line.
-	time.Sleep(100 * time.Millisecond)
-	r.Log = p.Out.String()
+}
+
+// Wait waits for VMLAB-DONE and the guest's power-off, and returns what the
+// guest reported.
+func (vm *VM) Wait() *Result {
+	vm.h.t.Helper()
+	vm.WaitLine("VMLAB-DONE")
+	r := &Result{Values: map[string]string{}, Wall: time.Since(vm.start)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	select {
+	case <-vm.p.Exited():
+	case <-ctx.Done():
+		vm.p.Stop(time.Second)
+	}
+	r.Log = vm.p.Out.String()
 	sc := bufio.NewScanner(strings.NewReader(r.Log))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		if i := strings.Index(line, "VMLAB-RESULT "); i >= 0 {
@@ -170,13 +203,6 @@ func (h *Host) Boot(scenario string, params map[string]string) *Result {
 			r.RC, _, _ = strings.Cut(line[i+len("VMLAB-DONE rc="):], " ")
 		}
 	}
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel2()
-	select {
-	case <-p.Exited():
-	case <-ctx2.Done():
-		p.Stop(time.Second)
-	}
-	h.t.Logf("guest %s: done in %v, results %v", scenario, r.Wall.Round(time.Millisecond), r.Values)
+	vm.h.t.Logf("guest %s: done in %v, results %v", vm.scenario, r.Wall.Round(time.Millisecond), r.Values)
 	return r
 }
