@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -20,6 +19,7 @@ import (
 	bbcli "github.com/bngbox/bngbox/pkg/cli"
 	"github.com/bngbox/bngbox/pkg/config"
 	"github.com/bngbox/bngbox/pkg/dataplane"
+	"github.com/bngbox/bngbox/pkg/dataplane/kernel"
 	"github.com/bngbox/bngbox/pkg/dataplane/tun"
 	"github.com/bngbox/bngbox/pkg/ippool"
 	"github.com/bngbox/bngbox/pkg/mgmt"
@@ -117,11 +117,19 @@ func (d *daemon) start() error {
 		return err
 	}
 	d.log.Info("dataplane selected", "kind", kind, "why", why)
-	tdp, err := tun.New(d.log, tun.Options{IdleDevices: cfg.Userspace.UnitCache})
-	if err != nil {
-		return fmt.Errorf("userspace dataplane: %w", err)
+	if kind == dataplane.KindKernel {
+		kdp, err := kernel.New(d.log)
+		if err != nil {
+			return fmt.Errorf("kernel dataplane: %w", err)
+		}
+		d.dp = kdp
+	} else {
+		tdp, err := tun.New(d.log, tun.Options{IdleDevices: cfg.Userspace.UnitCache})
+		if err != nil {
+			return fmt.Errorf("userspace dataplane: %w", err)
+		}
+		d.dp = tdp
 	}
-	d.dp = tdp
 
 	for _, p := range cfg.Pools {
 		first, last, _ := config.ParsePoolRange(p.Range)
@@ -427,12 +435,5 @@ func (f accessFunc) Hangup(msg string, peerGone bool) { f(msg, peerGone) }
 
 // selectDataplane applies dataplane: auto|kernel|userspace.
 func selectDataplane(mode string) (kind, why string, err error) {
-	kind, why, err = dataplane.Select(mode)
-	if err != nil {
-		return "", "", err
-	}
-	if kind == "kernel" {
-		return "", "", errors.New("dataplane: the kernel backend is not built yet (issue 8); use dataplane: userspace")
-	}
-	return kind, why, nil
+	return dataplane.Select(mode)
 }

@@ -1,0 +1,24 @@
+// Package kernel is the kernel dataplane: PPPoE sessions terminated by the
+// Linux pppoe and ppp_generic drivers, forwarded by the kernel as pppN
+// interfaces. No cgo.
+//
+// Per access port, discovery frames (EtherType 0x8863) are read from an
+// AF_PACKET socket (internal/afpacket) and handed to bngbox's discovery
+// layer; session frames (0x8864) belong to the kernel, which demultiplexes
+// them by (peer MAC, session ID) to the connected PPPoE socket.
+//
+// Per session:
+//
+//	NewPPPoESession: socket(AF_PPPOX, PX_PROTO_OE) connected to {sid, peer MAC, port}
+//	                 PPPIOCGCHAN → open /dev/ppp, PPPIOCATTCHAN → channel fd
+//	                 (LCP, PAP/CHAP and NCP frames are read and written here)
+//	Up:              open /dev/ppp, PPPIOCNEWUNIT → pppN; channel PPPIOCCONNECT
+//	                 (control frames now arrive on the unit fd); PPPIOCSMRU;
+//	                 rtnetlink: MTU, address local peer PEER/32 (the host route), up
+//	Stats:           rtnetlink IFLA_STATS64 of pppN (64-bit kernel counters)
+//	Close:           close the unit fd (pppN goes), the channel fd, the socket
+//
+// Not supported: VLAN-tagged subscribers (the kernel pppoe driver binds to
+// a netdev; it would need one VLAN device per tag), IPv6 addresses on pppN,
+// L2TP (the l2tp generic-netlink family; see issue 8).
+package kernel

@@ -1,0 +1,209 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/bngbox/bngbox/internal/afpacket"
+	"github.com/bngbox/bngbox/pkg/dataplane"
+	"golang.org/x/sys/unix"
+)
+
+// A Dataplane is the kernel backend. It works in the network namespace of
+// the goroutine's thread that calls its methods (sockets and netlink
+// requests are made in the caller's namespace).
+type Dataplane struct {
+	log *slog.Logger
+
+	mu       sync.Mutex
+	ports    map[*port]struct{}    // guarded by mu
+	sessions map[*session]struct{} // guarded by mu
+	closed   bool                  // guarded by mu
+}
+
+var _ dataplane.Dataplane = (*Dataplane)(nil)
+
+// New checks that the kernel has what the backend needs
+// (dataplane.ProbeKernel) and returns a Dataplane.
+func New(log *slog.Logger) (*Dataplane, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := dataplane.ProbeKernel(); err != nil {
+		return nil, err
+	}
+	return &Dataplane{log: log, ports: map[*port]struct{}{}, sessions: map[*session]struct{}{}}, nil
+}
+
+// Kind returns dataplane.KindKernel.
+func (d *Dataplane) Kind() string { return dataplane.KindKernel }
+
+// OpenPort starts reading discovery frames on ifname.
+func (d *Dataplane) OpenPort(ifname string, disc dataplane.DiscoveryFunc) (dataplane.Port, error) {
+	conn, err := afpacket.Listen(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: port %s: %w", ifname, err)
+	}
+	p := &port{conn: conn, disc: disc, log: d.log.With("port", ifname), done: make(chan struct{})}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		conn.Close()
+		return nil, net.ErrClosed
+	}
+	d.ports[p] = struct{}{}
+	d.mu.Unlock()
+	go p.readLoop()
+	return p, nil
+}
+
+// NewL2TPSession is not done yet for the kernel backend (PX_PROTO_OL2TP
+// over the l2tp genl family): L2TP sessions need dataplane: userspace.
+func (d *Dataplane) NewL2TPSession(dataplane.L2TPParams) (dataplane.Session, error) {
+	return nil, fmt.Errorf("kernel: L2TP sessions (PX_PROTO_OL2TP) are not implemented yet; use dataplane: userspace: %w", dataplane.ErrUnsupported)
+}
+
+// NewPPPoESession connects a PPPoE socket to the session and attaches a PPP
+// channel to it; control frames flow from here on. Tagged sessions are not
+// supported.
+func (d *Dataplane) NewPPPoESession(p dataplane.PPPoEParams) (dataplane.Session, error) {
+	if len(p.VLANs) > 0 {
+		return nil, fmt.Errorf("kernel: VLAN-tagged PPPoE sessions: %w", dataplane.ErrUnsupported)
+	}
+	if p.Port == nil {
+		return nil, errors.New("kernel: PPPoE session without a port")
+	}
+	s, err := newSession(d, p)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		s.Close()
+		return nil, net.ErrClosed
+	}
+	d.sessions[s] = struct{}{}
+	d.mu.Unlock()
+	return s, nil
+}
+
+func (d *Dataplane) forget(s *session) {
+	d.mu.Lock()
+	delete(d.sessions, s)
+	d.mu.Unlock()
+}
+
+// Close closes every session and port.
+func (d *Dataplane) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	var sessions []*session
+	for s := range d.sessions {
+		sessions = append(sessions, s)
+	}
+	var ports []*port
+	for p := range d.ports {
+		ports = append(ports, p)
+	}
+	d.mu.Unlock()
+	var errs []error
+	for _, s := range sessions {
+		errs = append(errs, s.Close())
+	}
+	for _, p := range ports {
+		errs = append(errs, p.close())
+	}
+	return errors.Join(errs...)
+}
+
+// port is one access interface. Only discovery frames are used: the
+// kernel's pppoe driver takes session frames of connected sockets.
+type port struct {
+	conn *afpacket.Conn
+	disc dataplane.DiscoveryFunc
+	log  *slog.Logger
+	done chan struct{} // closed when readLoop returns
+
+	dropsShort, dropsTagged, dropsNoDisc atomic.Uint64
+	closeOnce                            sync.Once
+}
+
+var _ dataplane.Port = (*port)(nil)
+
+func (p *port) Name() string              { return p.conn.Name() }
+func (p *port) MAC() net.HardwareAddr     { return p.conn.MAC() }
+func (p *port) WriteFrame(f []byte) error { return p.conn.WriteFrame(f) }
+
+// Drops counts frames the port ignored, by reason.
+func (p *port) Drops() map[string]uint64 {
+	return map[string]uint64{
+		"short":                p.dropsShort.Load(),
+		"tagged":               p.dropsTagged.Load(),
+		"no_discovery_handler": p.dropsNoDisc.Load(),
+	}
+}
+
+const (
+	etherTypeDiscovery = 0x8863
+	etherTypeSession   = 0x8864
+)
+
+// readLoop passes discovery frames to disc until the socket is closed.
+func (p *port) readLoop() {
+	defer close(p.done)
+	for {
+		frames, err := p.conn.ReadBatch()
+		if errors.Is(err, unix.ENETDOWN) {
+			p.log.Warn("port link down", slog.Any("err", err))
+			continue
+		}
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				p.log.Error("port read failed", slog.Any("err", err))
+			}
+			return
+		}
+		for _, b := range frames {
+			p.handle(b)
+		}
+	}
+}
+
+func (p *port) handle(b []byte) {
+	if len(b) < 14 {
+		p.dropsShort.Add(1)
+		return
+	}
+	switch binary.BigEndian.Uint16(b[12:]) {
+	case etherTypeDiscovery:
+		if p.disc == nil {
+			p.dropsNoDisc.Add(1)
+			return
+		}
+		p.disc(p, b)
+	case etherTypeSession:
+		// The kernel's copy of a session frame; the pppoe driver has it.
+	default:
+		// 802.1Q/802.1ad: the kernel backend serves untagged subscribers only.
+		p.dropsTagged.Add(1)
+	}
+}
+
+func (p *port) close() error {
+	var err error
+	p.closeOnce.Do(func() {
+		err = p.conn.Close()
+		<-p.done
+	})
+	return err
+}

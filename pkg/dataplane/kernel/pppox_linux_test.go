@@ -1,0 +1,43 @@
+package kernel
+
+import (
+	"bytes"
+	"net"
+	"testing"
+)
+
+func TestMarshalSockaddrPPPoE(t *testing.T) {
+	mac, _ := net.ParseMAC("02:42:00:00:00:01")
+	got, err := marshalSockaddrPPPoE(0x1234, mac, "eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{
+		{24, 0},        // sa_family AF_PPPOX (little-endian host)
+		{0, 0, 0, 0},   // sa_protocol PX_PROTO_OE
+		{0x12, 0x34},   // sid, network order
+		mac,            // remote
+		[]byte("eth0"), // dev, NUL-padded to 16
+		make([]byte, 12),
+	}
+	var flat []byte
+	for _, w := range want {
+		flat = append(flat, w...)
+	}
+	if !bytes.Equal(flat, got[:]) {
+		t.Errorf("sockaddr_pppox:\n got % x\nwant % x", got[:], flat)
+	}
+	for _, bad := range []struct {
+		name string
+		mac  net.HardwareAddr
+		dev  string
+	}{
+		{"short mac", mac[:4], "eth0"},
+		{"no dev", mac, ""},
+		{"long dev", mac, "0123456789abcdef"},
+	} {
+		if _, err := marshalSockaddrPPPoE(1, bad.mac, bad.dev); err == nil {
+			t.Errorf("%s: no error", bad.name)
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bngbox/bngbox/pkg/dataplane"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// maxFrame bounds one PPP frame read from /dev/ppp (protocol + payload).
+const maxFrame = 1500 + 64
+
+// session is one PPPoE session: the PPPoE socket, its PPP channel and, after
+// Up, its PPP unit.
+type session struct {
+	dp      *Dataplane
+	log     *slog.Logger
+	control func(uint16, []byte)
+	sock    int // PPPoE socket
+	ch      int // /dev/ppp attached to the channel
+	chIndex int
+	readers sync.WaitGroup
+	closing atomic.Bool // tells the readers to stop
+
+	mu     sync.Mutex
+	unit   int                  // guarded by mu; -1 before Up
+	ifname string               // guarded by mu
+	link   netlink.Link         // guarded by mu
+	cfg    dataplane.LinkConfig // guarded by mu; last applied
+	closed bool                 // guarded by mu
+}
+
+var _ dataplane.Session = (*session)(nil)
+
+func newSession(d *Dataplane, p dataplane.PPPoEParams) (*session, error) {
+	fd, chIndex, err := connectPPPoE(p.SessionID, p.Peer, p.Port.Name())
+	if err != nil {
+		return nil, fmt.Errorf("kernel: session %#04x: %w", p.SessionID, err)
+	}
+	ch, err := attachChannel(chIndex)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("kernel: session %#04x: %w", p.SessionID, err)
+	}
+	s := &session{
+		dp: d, control: p.Control, sock: fd, ch: ch, chIndex: chIndex, unit: -1,
+		log: d.log.With("pppoe_session_id", p.SessionID, "mac", p.Peer.String(), "channel", chIndex),
+	}
+	s.startReader(ch)
+	return s, nil
+}
+
+// startReader passes every frame read from fd (channel or unit) to the
+// session's Control callback until the session closes.
+func (s *session) startReader(fd int) {
+	s.readers.Add(1)
+	go func() {
+		defer s.readers.Done()
+		s.readLoop(fd)
+	}()
+}
+
+// pollInterval bounds how long Close waits for a reader to notice.
+const pollInterval = 200 * time.Millisecond
+
+// readLoop polls fd (level-triggered, as pppd does) and reads frames until
+// the session closes or the channel or unit goes away. The fds are raw:
+// closing one while a goroutine polls it is not safe, so Close sets
+// closing and waits for the readers before closing the fds.
+func (s *session) readLoop(fd int) {
+	buf := make([]byte, maxFrame)
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for !s.closing.Load() {
+		n, err := unix.Poll(pfd, int(pollInterval/time.Millisecond))
+		if err == unix.EINTR || n == 0 {
+			continue
+		}
+		if err != nil {
+			s.log.Debug("ppp poll failed", slog.Any("err", err))
+			return
+		}
+		for {
+			n, err := unix.Read(fd, buf)
+			if err == unix.EAGAIN || err == unix.EINTR {
+				break
+			}
+			if err != nil || n == 0 {
+				s.log.Debug("ppp read ended", "n", n, slog.Any("err", err))
+				return // channel or unit gone
+			}
+			if n < 2 || s.control == nil {
+				continue
+			}
+			s.control(binary.BigEndian.Uint16(buf), buf[2:n])
+		}
+	}
+}
+
+// SendControl writes one PPP frame to the channel; the kernel adds the
+// PPPoE and Ethernet headers.
+func (s *session) SendControl(proto uint16, payload []byte) error {
+	b := make([]byte, 2+len(payload))
+	binary.BigEndian.PutUint16(b, proto)
+	copy(b[2:], payload)
+	if _, err := unix.Write(s.ch, b); err != nil {
+		return fmt.Errorf("kernel: send control: %w", os.NewSyscallError("write /dev/ppp", err))
+	}
+	return nil
+}
+
+// Up creates pppN the first time, then applies MTU, MRU and addresses.
+// The same config again costs nothing.
+func (s *session) Up(cfg dataplane.LinkConfig) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return net.ErrClosed
+	}
+	if s.unit < 0 {
+		if err := s.newUnitLocked(); err != nil {
+			return err
+		}
+	} else if s.cfg == cfg {
+		return nil
+	}
+	if cfg.MTU > 0 && cfg.MTU != s.cfg.MTU {
+		mru := int32(cfg.MTU)
+		if err := ioctlInt(s.unit, unix.PPPIOCSMRU, &mru); err != nil {
+			return fmt.Errorf("kernel: %s: %w", s.ifname, os.NewSyscallError("ioctl PPPIOCSMRU", err))
+		}
+		if err := netlink.LinkSetMTU(s.link, cfg.MTU); err != nil {
+			return fmt.Errorf("kernel: %s: set mtu: %w", s.ifname, err)
+		}
+	}
+	if cfg.LocalIP != s.cfg.LocalIP || cfg.PeerIP != s.cfg.PeerIP {
+		if s.cfg.LocalIP.IsValid() {
+			old := &netlink.Addr{IPNet: hostNet(s.cfg.LocalIP.AsSlice()), Peer: hostNet(s.cfg.PeerIP.AsSlice())}
+			netlink.AddrDel(s.link, old)
+		}
+		if cfg.LocalIP.IsValid() && cfg.PeerIP.IsValid() {
+			// local peer PEER/32 also installs the host route to the subscriber.
+			a := &netlink.Addr{IPNet: hostNet(cfg.LocalIP.AsSlice()), Peer: hostNet(cfg.PeerIP.AsSlice())}
+			if err := netlink.AddrAdd(s.link, a); err != nil {
+				return fmt.Errorf("kernel: %s: add address %v peer %v: %w", s.ifname, cfg.LocalIP, cfg.PeerIP, err)
+			}
+		}
+	}
+	if err := netlink.LinkSetUp(s.link); err != nil {
+		return fmt.Errorf("kernel: %s: set up: %w", s.ifname, err)
+	}
+	s.cfg = cfg
+	return nil
+}
+
+// newUnitLocked creates pppN and connects the channel to it. The caller
+// holds s.mu.
+func (s *session) newUnitLocked() error {
+	unit, n, err := newUnit()
+	if err != nil {
+		return fmt.Errorf("kernel: %w", err)
+	}
+	v := int32(n)
+	if err := ioctlInt(s.ch, unix.PPPIOCCONNECT, &v); err != nil {
+		unix.Close(unit)
+		return fmt.Errorf("kernel: ppp%d: %w", n, os.NewSyscallError("ioctl PPPIOCCONNECT", err))
+	}
+	name := "ppp" + strconv.Itoa(n)
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		unix.Close(unit)
+		return fmt.Errorf("kernel: %s: %w", name, err)
+	}
+	s.unit, s.ifname, s.link = unit, name, link
+	s.log.Debug("ppp unit connected", "iface", name)
+	// From now on the kernel queues control frames on the unit.
+	s.startReader(unit)
+	return nil
+}
+
+func hostNet(ip net.IP) *net.IPNet {
+	bits := 8 * len(ip)
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}
+}
+
+// Interface is pppN, "" before Up.
+func (s *session) Interface() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ifname
+}
+
+// Stats are pppN's 64-bit kernel counters (IFLA_STATS64). Rx is from the
+// subscriber. They count PPP payload bytes (IP packets), as the kernel does.
+func (s *session) Stats() dataplane.Stats {
+	s.mu.Lock()
+	link := s.link
+	s.mu.Unlock()
+	if link == nil {
+		return dataplane.Stats{}
+	}
+	l, err := netlink.LinkByIndex(link.Attrs().Index)
+	if err != nil || l.Attrs().Statistics == nil {
+		return dataplane.Stats{}
+	}
+	st := l.Attrs().Statistics
+	return dataplane.Stats{RxBytes: st.RxBytes, RxPackets: st.RxPackets, TxBytes: st.TxBytes, TxPackets: st.TxPackets}
+}
+
+// Close removes pppN (closing the unit fd destroys it), detaches the
+// channel and closes the PPPoE socket.
+func (s *session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	unit := s.unit
+	s.mu.Unlock()
+	s.closing.Store(true)
+	s.readers.Wait()
+	var errs []error
+	if unit >= 0 {
+		errs = append(errs, unix.Close(unit))
+	}
+	errs = append(errs, unix.Close(s.ch), unix.Close(s.sock))
+	s.dp.forget(s)
+	return errors.Join(errs...)
+}

@@ -1,0 +1,98 @@
+# Scenario kernel-bng: bngbox runs in the guest with the kernel dataplane,
+# eth0 as its access interface; the host emulates VMLAB_SESSIONS
+# subscribers (bngbox loadgen) that ping 100.64.0.1 VMLAB_PINGS times each
+# and hold their session.
+#
+# The guest prints VMLAB-READY once the daemon serves, waits until every
+# session is active and has counted the pings, reports what
+# `bngbox cli show sessions json` and the kernel say, then waits for the
+# subscribers to hang up and reports what is left.
+. /vmlab/lib.sh
+
+n=${VMLAB_SESSIONS:-2}
+pings=${VMLAB_PINGS:-5}
+ip link set eth0 up
+mkdir -p /etc/bngbox
+{
+	echo "users:"
+	i=1
+	while [ $i -le "$n" ]; do
+		printf '  - {name: user%04d, password: secret}\n' $i
+		i=$((i + 1))
+	done
+} >/etc/bngbox/users.yaml
+cat >/etc/bngbox/bngbox.yaml <<CFG
+log: {level: debug}
+dataplane: ${VMLAB_DATAPLANE:-kernel}
+pppoe:
+  interfaces:
+    - name: eth0
+ppp:
+  lcp-echo-interval: 10s
+  local-ip: 100.64.0.1
+  dns: [192.0.2.53]
+pools:
+  - {name: default, range: 100.64.0.0/24}
+auth: {backend: local, users-file: users.yaml}
+accounting: {file: /tmp/acct.jsonl, interim-interval: 0s}
+cli: {socket: /run/bngbox.sock}
+CFG
+bngbox run -c /etc/bngbox/bngbox.yaml >/tmp/bngbox.log 2>&1 &
+bpid=$!
+cli() { bngbox cli --socket /run/bngbox.sock "$@"; }
+
+t=0
+until grep -q 'bngbox running' /tmp/bngbox.log; do
+	t=$((t + 1))
+	if [ $t -gt 600 ] || ! kill -0 $bpid 2>/dev/null; then
+		result "daemon=failed"
+		dumplog /tmp/bngbox.log
+		exit 1
+	fi
+	sleep 0.1
+done
+result "dataplane=$(grep -o 'dataplane=[a-z]*' /tmp/bngbox.log | head -1 | cut -d= -f2)"
+grep 'dataplane selected' /tmp/bngbox.log | sed 's/^/VMLAB-LOG /'
+echo "VMLAB-READY"
+
+# Wait until n sessions are active and each has received the pings.
+ok=0
+t=0
+while [ $t -lt ${VMLAB_WAIT:-90} ]; do
+	cli show sessions json | tr -d ' \n' >/tmp/sessions.json
+	active=$(grep -o '"state":"active"' /tmp/sessions.json | wc -l)
+	short=$(grep -o '"rx_packets":[0-9]*' /tmp/sessions.json | cut -d: -f2 | awk -v p="$pings" '$1 < p' | wc -l)
+	if [ "$active" -ge "$n" ] && [ "$short" -eq 0 ]; then
+		ok=1
+		break
+	fi
+	t=$((t + 1))
+	sleep 1
+done
+result "sessions_ok=$ok"
+[ $ok = 1 ] || dumplog /tmp/bngbox.log
+result "sessions=$(cat /tmp/sessions.json)"
+result "ppp_ifaces=$(ls /sys/class/net | grep '^ppp' | paste -sd, -)"
+for d in /sys/class/net/ppp*; do
+	[ -e "$d" ] || continue
+	dev=$(basename $d)
+	result "$dev.mtu=$(cat $d/mtu)"
+	result "$dev.addr=$(ip -4 -o addr show dev $dev | awk '{print $4 "_" $6}')"
+	result "$dev.kernel_rx_packets=$(cat $d/statistics/rx_packets)"
+done
+result "routes=$(ip -4 route show | grep ppp | awk '{print $1 "@" $3}' | paste -sd, -)"
+
+# The subscribers hang up when their hold time ends.
+t=0
+while [ $ok = 1 ] && [ $t -lt ${VMLAB_WAIT:-90} ]; do
+	cli show sessions json | tr -d ' \n' >/tmp/sessions.json
+	grep -q '"state"' /tmp/sessions.json || break
+	t=$((t + 1))
+	sleep 1
+done
+sleep 1
+result "ppp_ifaces_after=$(ls /sys/class/net | grep '^ppp' | paste -sd, -)"
+result "acct_stops=$(grep -c '"type":"stop"' /tmp/acct.jsonl)"
+kill -TERM $bpid
+waitgone $bpid 20 || result "daemon_stop=timeout"
+grep -E 'level=(WARN|ERROR)' /tmp/bngbox.log | sed 's/^/VMLAB-LOG /'
