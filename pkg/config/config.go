@@ -29,6 +29,8 @@ type Config struct {
 	Accounting Accounting `yaml:"accounting"`
 	Shaper     Shaper     `yaml:"shaper"`
 	CLI        CLI        `yaml:"cli"`
+	Telemetry  Telemetry  `yaml:"telemetry"`
+	Metrics    Metrics    `yaml:"metrics"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `yaml:"-"`
@@ -151,6 +153,7 @@ func Default() *Config {
 		Accounting: Accounting{InterimInterval: 5 * time.Minute},
 		Shaper:     Shaper{Upstream: "auto"},
 		CLI:        CLI{Socket: "/run/bngbox/cli.sock"},
+		Telemetry:  defaultTelemetry(),
 	}
 }
 
@@ -193,6 +196,7 @@ func (c *Config) resolvePaths(dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	c.resolveTelemetryPaths(dir)
 }
 
 var (

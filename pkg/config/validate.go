@@ -128,6 +128,7 @@ func (c *Config) Validate() error {
 	if c.CLI.Socket == "" {
 		p.add("cli.socket", "must not be empty")
 	}
+	c.validateTelemetry(p)
 
 	if len(p.lines) > 0 {
 		return &Error{Lines: p.lines}
