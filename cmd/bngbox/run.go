@@ -57,6 +57,8 @@ type daemon struct {
 	core     *mgmt.Core
 	sock     *bbcli.SocketServer
 	telnetLn net.Listener
+	// telemetry is the MQTT broker and /metrics (run_telemetry.go).
+	telemetry *daemonTelemetry
 
 	portsMu sync.Mutex
 	ports   map[string]dataplane.Port
@@ -145,8 +147,11 @@ func (d *daemon) start() error {
 		d.acct = aaa.LogAccounter{Log: d.log}
 	}
 
+	if err := d.startTelemetry(); err != nil {
+		return err
+	}
 	d.mgr = session.NewManager(sessionConfig(cfg), session.Deps{
-		Log: d.log, Dataplane: d.dp, Auth: d.local, Acct: d.acct, Pools: d.pools,
+		Log: d.log, Dataplane: d.dp, Auth: d.local, Acct: d.acct, Pools: d.pools, Observers: d.observers(),
 	})
 	d.disc, err = pppoe.New(discoveryConfig(cfg))
 	if err != nil {
@@ -181,6 +186,7 @@ func (d *daemon) start() error {
 		host, _ := os.Hostname()
 		go bbcli.ServeTelnet(context.Background(), d.telnetLn, d.core, bbcli.TelnetOptions{Hostname: host, Password: cfg.CLI.TelnetPassword, Log: d.log})
 	}
+	d.telemetryRunning()
 	return nil
 }
 
@@ -200,6 +206,7 @@ func (d *daemon) stop() {
 		}
 		cancel()
 	}
+	d.closeTelemetry()
 	if d.dp != nil {
 		d.dp.Close()
 	}
@@ -229,6 +236,7 @@ func (d *daemon) reload() error {
 	if cfg.CLI != d.cfg.CLI {
 		needRestart = append(needRestart, "cli")
 	}
+	needRestart = append(needRestart, telemetryNeedsRestart(d.cfg, cfg)...)
 	if err := d.local.Reload(); err != nil {
 		return fmt.Errorf("auth.users-file: %w", err)
 	}
