@@ -77,7 +77,7 @@ func (d *daemon) startTelemetry() error {
 			}
 		}
 	}
-	tel, err := telemetry.New(tc, d.local, d.log.With("subsys", "telemetry"))
+	tel, err := telemetry.New(tc, d.local, d.log)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,7 @@ type LabOptions struct {
 	Auth    []string // ppp.auth
 	Config  string   // appended to the config (top-level keys not otherwise set)
 	EchoInt string   // ppp.lcp-echo-interval
+	Interim string   // accounting.interim-interval (default 0s: off)
 }
 
 func newLab(t *testing.T, o LabOptions) *Lab {
@@ -88,6 +89,9 @@ func newLab(t *testing.T, o LabOptions) *Lab {
 	if o.EchoInt == "" {
 		o.EchoInt = "10s"
 	}
+	if o.Interim == "" {
+		o.Interim = "0s"
+	}
 	l.Socket = filepath.Join(l.Dir, "cli.sock")
 	l.AcctFile = filepath.Join(l.Dir, "acct.jsonl")
 	q := func(ss []string) string { return "[" + strings.Join(ss, ", ") + "]" }
@@ -105,9 +109,9 @@ ppp:
 pools:
   - {name: default, range: %s}
 auth: {backend: local, users-file: users.yaml}
-accounting: {file: acct.jsonl, interim-interval: 0s}
+accounting: {file: acct.jsonl, interim-interval: %s}
 cli: {socket: %s}
-%s`, q(o.VLANs), q(o.Auth), o.EchoInt, subnetPool, l.Socket, o.Config)
+%s`, q(o.VLANs), q(o.Auth), o.EchoInt, subnetPool, o.Interim, l.Socket, o.Config)
 	l.Config = filepath.Join(l.Dir, "bngbox.yaml")
 	os.WriteFile(l.Config, []byte(cfg), 0o600)
 	return l
