@@ -231,3 +231,32 @@ func TestIntegrationTelemetrySessionLife(t *testing.T) {
 		t.Errorf("late subscriber: err=%v, want the retained offline state %s:\n%s", err, offline[0].Raw, out)
 	}
 }
+
+// TestIntegrationTelemetryRestart: the retained state lives in the store
+// across a restart, and a line that was online when bngbox died (SIGKILL:
+// no stop event) is corrected to offline with "reconciled" at start-up.
+func TestIntegrationTelemetryRestart(t *testing.T) {
+	l := newTelemetryLab(t, 1)
+	d := l.StartDaemon()
+	own := telPrefix + "user0001/"
+	lg := l.StartLoadgen("-n", "1", "--hold", "-1s")
+	l.WaitFor("session up", 30*time.Second, func() bool { return len(l.Sessions()) == 1 })
+	out, err := l.Try(l.Inet, mqttArgs("mosquitto_sub", "user0001", "secret", "-v", "-t", own+"state", "-C", "1", "-W", "5")...)
+	if msgs := mqttMessages(out); err != nil || len(msgs) != 1 || msgs[0].str("state") != "online" {
+		t.Fatalf("state before the crash: err=%v\n%s", err, out)
+	}
+	time.Sleep(time.Second) // the store writes behind the publisher
+	d.Cmd.Process.Kill()
+	<-d.Exited()
+	lg.Stop(5 * time.Second)
+
+	l.StartDaemon()
+	out, err = l.Try(l.Inet, mqttArgs("mosquitto_sub", "user0001", "secret", "-v", "-t", own+"state", "-C", "1", "-W", "5")...)
+	msgs := mqttMessages(out)
+	if err != nil || len(msgs) != 1 || msgs[0].str("state") != "offline" || msgs[0].Body["reconciled"] != true {
+		t.Fatalf("state after restart: err=%v, want offline and reconciled:\n%s", err, out)
+	}
+	if !strings.Contains(l.Daemon.Out.String(), "marked offline") {
+		t.Errorf("daemon did not log the reconcile")
+	}
+}
