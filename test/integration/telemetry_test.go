@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -234,8 +235,9 @@ func TestIntegrationTelemetrySessionLife(t *testing.T) {
 }
 
 // TestIntegrationTelemetryRestart: the retained state lives in the store
-// across a restart, and a line that was online when bngbox died (SIGKILL:
-// no stop event) is corrected to offline with "reconciled" at start-up.
+// across a restart; a line that was online when bngbox died (SIGKILL: no
+// stop event) is corrected to offline with "reconciled" at start-up; after
+// a graceful stop (SIGTERM) the stored state is the real Admin-Reboot stop.
 func TestIntegrationTelemetryRestart(t *testing.T) {
 	l := newTelemetryLab(t, 1)
 	d := l.StartDaemon()
@@ -259,5 +261,23 @@ func TestIntegrationTelemetryRestart(t *testing.T) {
 	}
 	if !strings.Contains(l.Daemon.Out.String(), "marked offline") {
 		t.Errorf("daemon did not log the reconcile")
+	}
+
+	// SIGTERM: the sessions end before the broker closes, so the
+	// Admin-Reboot offline state is published and stored, not reconciled.
+	lg = l.StartLoadgen("-n", "1", "--hold", "-1s")
+	l.WaitFor("session up again", 30*time.Second, func() bool { return len(l.Sessions()) == 1 })
+	l.Daemon.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-l.Daemon.Exited():
+	case <-time.After(15 * time.Second):
+		t.Fatal("daemon did not exit on SIGTERM")
+	}
+	lg.Stop(5 * time.Second)
+	l.StartDaemon()
+	out, err = l.Try(l.Inet, mqttArgs("mosquitto_sub", "user0001", "secret", "-v", "-t", own+"state", "-C", "1", "-W", "5")...)
+	msgs = mqttMessages(out)
+	if err != nil || len(msgs) != 1 || msgs[0].str("state") != "offline" || msgs[0].str("cause") != "Admin-Reboot" || msgs[0].Body["reconciled"] != nil {
+		t.Errorf("state after a graceful stop: err=%v, want offline with cause Admin-Reboot:\n%s", err, out)
 	}
 }
