@@ -87,9 +87,7 @@ grep -E "dataplane selected|telemetry started|bngbox running" "$dir/bngbox.log" 
 
 TOPIC=bngbox/demo-bng/session
 mqtt() { ip netns exec "$P-inet" "$@" -h 198.51.100.1 -p 1883 -V mqttv5; }
-GET="curl -sSf --max-time 5"
-command -v curl >/dev/null || GET="busybox wget -q -T 5 -O -"
-metrics() { ip netns exec "$P-bng" $GET http://127.0.0.1:9469/metrics; }
+metrics() { ip netns exec "$P-bng" curl -sSf --max-time 5 http://127.0.0.1:9469/metrics; }
 metric() { metrics | awk -v k="$1" '$1 == k { print $2 }'; }
 say "telemetry: mosquitto_sub from $P-inet as customer user0001 and as operator noc"
 mqtt mosquitto_sub -u user0001 -P secret -t "$TOPIC/user0001/#" -v > "$dir/customer.out" 2>&1 &

@@ -5,7 +5,6 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -91,15 +90,10 @@ func find(msgs []mqttMsg, topic, k, v string) []mqttMsg {
 	return out
 }
 
-// Metrics returns the daemon's /metrics page (curl inside bng; busybox
-// wget where curl is not installed: .ci/run installs busybox-static).
+// Metrics returns the daemon's /metrics page (curl inside bng).
 func (l *Lab) Metrics(addr string) string {
 	l.t.Helper()
-	get := []string{"curl", "-sSf", "--max-time", "5"}
-	if _, err := exec.LookPath("curl"); err != nil {
-		get = []string{"busybox", "wget", "-q", "-T", "5", "-O", "-"}
-	}
-	out, err := l.Try(l.BNG, append(get, "http://"+addr+"/metrics")...)
+	out, err := l.Try(l.BNG, "curl", "-sSf", "--max-time", "5", "http://"+addr+"/metrics")
 	if err != nil {
 		l.t.Fatalf("GET /metrics: %v\n%s", err, out)
 	}
