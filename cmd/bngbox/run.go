@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -44,19 +42,19 @@ func runCommand() *cli.Command {
 // daemon holds what run wires together; run.go is the only place that
 // builds and connects subsystems.
 type daemon struct {
-	cfgPath  string
-	cfg      *config.Config
-	log      *slog.Logger
-	level    *slog.LevelVar
-	dp       dataplane.Dataplane
-	disc     *pppoe.Server
-	mgr      *session.Manager
-	local    *aaa.Local
-	acct     aaa.Accounter
-	pools    []*ippool.Pool
-	core     *mgmt.Core
-	sock     *bbcli.SocketServer
-	telnetLn net.Listener
+	cfgPath string
+	cfg     *config.Config
+	log     *slog.Logger
+	level   *slog.LevelVar
+	dp      dataplane.Dataplane
+	disc    *pppoe.Server
+	mgr     *session.Manager
+	local   *aaa.Local
+	acct    aaa.Accounter
+	pools   []*ippool.Pool
+	core    *mgmt.Core
+	sock    *bbcli.SocketServer
+	cliStop func() // stops the telnet and SSH shells and waits for them (run_cli.go)
 	// telemetry is the MQTT broker and /metrics (run_telemetry.go).
 	telemetry *daemonTelemetry
 
@@ -173,18 +171,8 @@ func (d *daemon) start() error {
 		DropsFunc:   d.drops,
 		VersionInfo: mgmt.Version{Version: version, GoVersion: runtime.Version(), Dataplane: d.dp.Kind()},
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.CLI.Socket), 0o755); err != nil {
-		return fmt.Errorf("cli.socket: %w", err)
-	}
-	if d.sock, err = bbcli.ListenSocket(cfg.CLI.Socket, d.core, d.log); err != nil {
-		return fmt.Errorf("cli.socket: %w", err)
-	}
-	if cfg.CLI.TelnetListen != "" {
-		if d.telnetLn, err = net.Listen("tcp", cfg.CLI.TelnetListen); err != nil {
-			return fmt.Errorf("cli.telnet-listen: %w", err)
-		}
-		host, _ := os.Hostname()
-		go bbcli.ServeTelnet(context.Background(), d.telnetLn, d.core, bbcli.TelnetOptions{Hostname: host, Password: cfg.CLI.TelnetPassword, Log: d.log})
+	if err := d.startCLI(); err != nil {
+		return err
 	}
 	d.telemetryRunning()
 	return nil
@@ -193,12 +181,7 @@ func (d *daemon) start() error {
 // stop tears down in dependency order: no new management requests, every
 // session ended (PADT, Acct-Stop), then the dataplane and accounting.
 func (d *daemon) stop() {
-	if d.sock != nil {
-		d.sock.Close()
-	}
-	if d.telnetLn != nil {
-		d.telnetLn.Close()
-	}
+	d.stopCLI()
 	if d.mgr != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := d.mgr.Shutdown(ctx); err != nil {

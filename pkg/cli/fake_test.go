@@ -106,7 +106,7 @@ func (f *fakeAPI) RestoreRates(_ context.Context, sel mgmt.Selector, source stri
 
 func (f *fakeAPI) Stats(context.Context) (mgmt.Stats, error) {
 	return mgmt.Stats{Uptime: 26*time.Hour + 3*time.Minute, Starting: 1, Active: 2, SetupRate: 0.5,
-		AuthOK: 42, AuthFail: 3, Drops: map[string]uint64{"pppoe-bad-tag": 2, "l2tp-short": 1},
+		AuthOK: 42, AuthFail: 3, Drops: map[string]uint64{"pppoe-bad-tag": 2, "l2tp-short": 1, "pppoe-malformed": 0},
 		HeapInUse: 12 << 20, RSS: 40 << 20, Goroutines: 57}, nil
 }
 

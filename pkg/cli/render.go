@@ -280,8 +280,11 @@ func renderStat(t *textWriter, r StatResult) {
 		drops += n
 	}
 	k.add("drops", strconv.FormatUint(drops, 10))
+	// Only the reasons that happened; json has every counter.
 	for _, reason := range slices.Sorted(maps.Keys(r.Drops)) {
-		k.add("  "+reason, strconv.FormatUint(r.Drops[reason], 10))
+		if r.Drops[reason] != 0 {
+			k.add("  "+reason, strconv.FormatUint(r.Drops[reason], 10))
+		}
 	}
 	k.add("heap-inuse", bytesText(r.HeapInUse))
 	k.add("rss", bytesText(r.RSS))

@@ -118,6 +118,14 @@ type CLI struct {
 	Socket         string `yaml:"socket"`
 	TelnetListen   string `yaml:"telnet-listen"` // empty = off
 	TelnetPassword string `yaml:"telnet-password"`
+	// SSHListen is the address of the SSH shell; empty = off.
+	SSHListen string `yaml:"ssh-listen"`
+	// SSHHostKey is the server's private key (OpenSSH/PEM); generated
+	// (ed25519, mode 0600) when the file does not exist.
+	SSHHostKey string `yaml:"ssh-host-key"`
+	// SSHAuthorizedKeys is an OpenSSH authorized_keys file: the only keys
+	// that may log in over SSH.
+	SSHAuthorizedKeys string `yaml:"ssh-authorized-keys"`
 }
 
 // Default returns the configuration every key defaults to.
@@ -152,7 +160,7 @@ func Default() *Config {
 		Auth:       Auth{Backend: "local"},
 		Accounting: Accounting{InterimInterval: 5 * time.Minute},
 		Shaper:     Shaper{Upstream: "auto"},
-		CLI:        CLI{Socket: "/run/bngbox/cli.sock"},
+		CLI:        CLI{Socket: "/run/bngbox/cli.sock", SSHHostKey: "/var/lib/bngbox/ssh_host_ed25519_key", SSHAuthorizedKeys: "/etc/bngbox/authorized_keys"},
 		Telemetry:  defaultTelemetry(),
 	}
 }
@@ -191,7 +199,7 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Auth.UsersFile, &c.Accounting.File} {
+	for _, p := range []*string{&c.Auth.UsersFile, &c.Accounting.File, &c.CLI.SSHHostKey, &c.CLI.SSHAuthorizedKeys} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -143,3 +143,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCLIListeners(t *testing.T) {
+	base := "pppoe: {interfaces: [{name: eth0}]}\npools: [{name: a, range: 10.0.0.0/24}]\nauth: {users-file: u}\n"
+	c, err := Parse("/etc/bb/x.yaml", []byte(base+"cli: {telnet-listen: 127.0.0.1:2000, ssh-listen: '[::1]:2022', ssh-host-key: hk, ssh-authorized-keys: /k}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CLI.SSHListen != "[::1]:2022" || c.CLI.SSHHostKey != "/etc/bb/hk" || c.CLI.SSHAuthorizedKeys != "/k" {
+		t.Errorf("cli = %+v", c.CLI)
+	}
+	for _, tc := range []struct{ cli, want string }{
+		{"{ssh-listen: localhost}", `cli.ssh-listen: "localhost": want host:port`},
+		{"{telnet-listen: ':x'}", `cli.telnet-listen: ":x": bad port`},
+		{"{telnet-listen: ':2000', ssh-listen: ':2000'}", "cli.ssh-listen: same address as cli.telnet-listen"},
+		{"{ssh-listen: ':22', ssh-host-key: ''}", "cli.ssh-host-key: required with cli.ssh-listen"},
+		{"{ssh-listen: ':22', ssh-authorized-keys: ''}", "cli.ssh-authorized-keys: required with cli.ssh-listen"},
+	} {
+		_, err := Parse("x.yaml", []byte(base+"cli: "+tc.cli+"\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("cli %s: err = %v, want %q", tc.cli, err, tc.want)
+		}
+	}
+}

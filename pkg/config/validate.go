@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -127,6 +128,27 @@ func (c *Config) Validate() error {
 	}
 	if c.CLI.Socket == "" {
 		p.add("cli.socket", "must not be empty")
+	}
+	for _, l := range []struct{ key, addr string }{{"cli.telnet-listen", c.CLI.TelnetListen}, {"cli.ssh-listen", c.CLI.SSHListen}} {
+		if l.addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(l.addr); err != nil {
+			p.add(l.key, "%q: want host:port", l.addr)
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			p.add(l.key, "%q: bad port", l.addr)
+		}
+	}
+	if c.CLI.TelnetListen != "" && c.CLI.TelnetListen == c.CLI.SSHListen {
+		p.add("cli.ssh-listen", "same address as cli.telnet-listen")
+	}
+	if c.CLI.SSHListen != "" {
+		if c.CLI.SSHHostKey == "" {
+			p.add("cli.ssh-host-key", "required with cli.ssh-listen")
+		}
+		if c.CLI.SSHAuthorizedKeys == "" {
+			p.add("cli.ssh-authorized-keys", "required with cli.ssh-listen (SSH takes keys only)")
+		}
 	}
 	c.validateTelemetry(p)
 

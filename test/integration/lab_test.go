@@ -57,6 +57,7 @@ type LabOptions struct {
 	VLANs   []string // pppoe.interfaces[0].vlans
 	Auth    []string // ppp.auth
 	Config  string   // appended to the config (top-level keys not otherwise set)
+	CLI     string   // extra keys of the cli map, flow style (e.g. "telnet-listen: 127.0.0.1:2000")
 	EchoInt string   // ppp.lcp-echo-interval
 	Interim string   // accounting.interim-interval (default 0s: off)
 }
@@ -86,6 +87,10 @@ func newLab(t *testing.T, o LabOptions) *Lab {
 	if o.Auth == nil {
 		o.Auth = []string{"chap", "pap"}
 	}
+	cliKeys := ""
+	if o.CLI != "" {
+		cliKeys = ", " + o.CLI
+	}
 	if o.EchoInt == "" {
 		o.EchoInt = "10s"
 	}
@@ -110,8 +115,8 @@ pools:
   - {name: default, range: %s}
 auth: {backend: local, users-file: users.yaml}
 accounting: {file: acct.jsonl, interim-interval: %s}
-cli: {socket: %s}
-%s`, q(o.VLANs), q(o.Auth), o.EchoInt, subnetPool, o.Interim, l.Socket, o.Config)
+cli: {socket: %s%s}
+%s`, q(o.VLANs), q(o.Auth), o.EchoInt, subnetPool, o.Interim, l.Socket, cliKeys, o.Config)
 	l.Config = filepath.Join(l.Dir, "bngbox.yaml")
 	os.WriteFile(l.Config, []byte(cfg), 0o600)
 	return l
