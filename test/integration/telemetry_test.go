@@ -266,7 +266,10 @@ func TestIntegrationTelemetryRestart(t *testing.T) {
 	// SIGTERM: the sessions end before the broker closes, so the
 	// Admin-Reboot offline state is published and stored, not reconciled.
 	lg = l.StartLoadgen("-n", "1", "--hold", "-1s")
-	l.WaitFor("session up again", 30*time.Second, func() bool { return len(l.Sessions()) == 1 })
+	l.WaitFor("session active again", 30*time.Second, func() bool {
+		ss := l.Sessions()
+		return len(ss) == 1 && ss[0]["state"] == "active"
+	})
 	l.Daemon.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-l.Daemon.Exited():
