@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -34,6 +35,11 @@ func loadgenCommand() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Value: 0, Usage: "per-session setup timeout (default 30s)"},
 			&cli.IntFlag{Name: "mac-base", Value: 0x42, Usage: "second byte of emulated MACs (run several generators with different values)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log failures"},
+			&cli.DurationFlag{Name: "ping-interval", Usage: "while holding, keep pinging --ping from every session at this interval and report losses"},
+			&cli.BoolFlag{Name: "silent", Usage: "once up, answer and send nothing (no LCP echo replies, no hangup), like a subscriber that lost power"},
+			&cli.StringFlag{Name: "hangup", Value: "lcp", Usage: "how subscribers hang up: lcp (LCP Terminate, then PADT) | padt (PADT only)"},
+			&cli.FloatFlag{Name: "flood-rate", Usage: "instead of subscribers, flood PADIs from random source MACs at this rate (per second)"},
+			&cli.DurationFlag{Name: "flood-duration", Value: 10 * time.Second, Usage: "how long to flood (with --flood-rate)"},
 		},
 		Action: func(ctx context.Context, c *cli.Command) error {
 			cfg := loadgen.Config{
@@ -41,6 +47,7 @@ func loadgenCommand() *cli.Command {
 				Concurrency: c.Int("concurrency"), UserFormat: c.String("user"), Password: c.String("password"),
 				Auth: c.String("auth"), PingCount: c.Int("ping-count"), Hold: c.Duration("hold"),
 				Timeout: c.Duration("timeout"), MACBase: byte(c.Int("mac-base")),
+				PingInterval: c.Duration("ping-interval"), Silent: c.Bool("silent"), Hangup: c.String("hangup"),
 			}
 			if c.Bool("verbose") {
 				cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -64,6 +71,16 @@ func loadgenCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if r := c.Float("flood-rate"); r > 0 {
+				rep, err := loadgen.Flood(ctx, loadgen.FloodConfig{
+					Interface: cfg.Interface, Rate: r, Duration: c.Duration("flood-duration"), VLANs: cfg.VLANs,
+				})
+				if err != nil {
+					return cli.Exit(err.Error(), 1)
+				}
+				fmt.Println(rep)
+				return nil
+			}
 			rep, err := loadgen.Run(ctx, cfg)
 			if rep != nil {
 				fmt.Println(rep)

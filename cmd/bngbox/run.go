@@ -55,6 +55,7 @@ type daemon struct {
 	core    *mgmt.Core
 	sock    *bbcli.SocketServer
 	cliStop func() // stops the telnet and SSH shells and waits for them (run_cli.go)
+	radius  radiusParts
 	// telemetry is the MQTT broker and /metrics (run_telemetry.go).
 	telemetry *daemonTelemetry
 
@@ -132,16 +133,23 @@ func (d *daemon) start() error {
 		}
 		d.pools = append(d.pools, pool)
 	}
-	if d.local, err = aaa.NewLocal(cfg.Auth.UsersFile); err != nil {
-		return fmt.Errorf("auth.users-file: %w", err)
+	if err := d.startRADIUS(); err != nil {
+		return err
 	}
-	if cfg.Accounting.File != "" {
+	if cfg.Auth.Backend == "local" {
+		if d.local, err = aaa.NewLocal(cfg.Auth.UsersFile); err != nil {
+			return fmt.Errorf("auth.users-file: %w", err)
+		}
+	}
+	switch cfg.Accounting.Backend {
+	case "radius": // d.acct set by startRADIUS
+	case "file":
 		fa, err := aaa.NewFileAccounter(cfg.Accounting.File)
 		if err != nil {
 			return fmt.Errorf("accounting.file: %w", err)
 		}
 		d.acct = fa
-	} else {
+	default:
 		d.acct = aaa.LogAccounter{Log: d.log}
 	}
 
@@ -149,7 +157,7 @@ func (d *daemon) start() error {
 		return err
 	}
 	d.mgr = session.NewManager(sessionConfig(cfg), session.Deps{
-		Log: d.log, Dataplane: d.dp, Auth: d.local, Acct: d.acct, Pools: d.pools, Observers: d.observers(),
+		Log: d.log, Dataplane: d.dp, Auth: d.authenticator(), Acct: d.acct, Pools: d.pools, Observers: d.observers(),
 	})
 	d.disc, err = pppoe.New(discoveryConfig(cfg))
 	if err != nil {
@@ -171,6 +179,9 @@ func (d *daemon) start() error {
 		DropsFunc:   d.drops,
 		VersionInfo: mgmt.Version{Version: version, GoVersion: runtime.Version(), Dataplane: d.dp.Kind()},
 	}
+	if err := d.startDAE(); err != nil {
+		return err
+	}
 	if err := d.startCLI(); err != nil {
 		return err
 	}
@@ -182,6 +193,7 @@ func (d *daemon) start() error {
 // session ended (PADT, Acct-Stop), then the dataplane and accounting.
 func (d *daemon) stop() {
 	d.stopCLI()
+	d.stopDAE()
 	if d.mgr != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := d.mgr.Shutdown(ctx); err != nil {
@@ -190,6 +202,7 @@ func (d *daemon) stop() {
 		cancel()
 	}
 	d.closeTelemetry()
+	d.stopRADIUS()
 	if d.dp != nil {
 		d.dp.Close()
 	}
@@ -220,8 +233,11 @@ func (d *daemon) reload() error {
 		needRestart = append(needRestart, "cli")
 	}
 	needRestart = append(needRestart, telemetryNeedsRestart(d.cfg, cfg)...)
-	if err := d.local.Reload(); err != nil {
-		return fmt.Errorf("auth.users-file: %w", err)
+	needRestart = append(needRestart, radiusNeedsRestart(d.cfg, cfg)...)
+	if d.local != nil {
+		if err := d.local.Reload(); err != nil {
+			return fmt.Errorf("auth.users-file: %w", err)
+		}
 	}
 	if err := d.disc.SetConfig(discoveryConfig(cfg)); err != nil {
 		return err
@@ -229,7 +245,7 @@ func (d *daemon) reload() error {
 	d.mgr.SetConfig(sessionConfig(cfg))
 	d.level.UnmarshalText([]byte(cfg.Log.Level))
 	d.cfg = cfg
-	d.log.Info("config reloaded", "file", d.cfgPath, "users", d.local.Len())
+	d.log.Info("config reloaded", "file", d.cfgPath, "auth", cfg.Auth.Backend)
 	if len(needRestart) > 0 {
 		d.log.Warn("config changes that need a restart were not applied", "keys", needRestart)
 	}

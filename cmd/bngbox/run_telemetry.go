@@ -63,7 +63,8 @@ func telemetryConfig(c *config.Config) telemetry.Config {
 
 // startTelemetry builds and starts the broker (and /metrics) before the
 // session manager, which gets it as an Observer. Customers log in with
-// their PPP credentials through the daemon's Authenticator.
+// their PPP credentials through the daemon's Authenticator (local users or
+// RADIUS Access-Request).
 func (d *daemon) startTelemetry() error {
 	d.telemetry = &daemonTelemetry{publishing: d.cfg.Telemetry.Enabled}
 	if !d.cfg.Telemetry.Enabled && d.cfg.Metrics.Listen == "" {
@@ -77,7 +78,7 @@ func (d *daemon) startTelemetry() error {
 			}
 		}
 	}
-	tel, err := telemetry.New(tc, d.local, d.log)
+	tel, err := telemetry.New(tc, d.authenticator(), d.log)
 	if err != nil {
 		return err
 	}

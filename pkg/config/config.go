@@ -31,6 +31,7 @@ type Config struct {
 	CLI        CLI        `yaml:"cli"`
 	Telemetry  Telemetry  `yaml:"telemetry"`
 	Metrics    Metrics    `yaml:"metrics"`
+	RADIUS     RADIUS     `yaml:"radius"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `yaml:"-"`
@@ -95,12 +96,14 @@ type Pool struct {
 
 // Auth selects the authentication backend.
 type Auth struct {
-	Backend   string `yaml:"backend"`    // local
+	Backend   string `yaml:"backend"`    // local | radius
 	UsersFile string `yaml:"users-file"` // local users (YAML)
 }
 
 // Accounting configures where accounting records go.
 type Accounting struct {
+	// Backend is file | log | radius; empty: file when File is set, else log.
+	Backend         string        `yaml:"backend"`
 	File            string        `yaml:"file"` // JSON lines; empty = log only
 	InterimInterval time.Duration `yaml:"interim-interval"`
 }
@@ -162,6 +165,7 @@ func Default() *Config {
 		Shaper:     Shaper{Upstream: "auto"},
 		CLI:        CLI{Socket: "/run/bngbox/cli.sock", SSHHostKey: "/var/lib/bngbox/ssh_host_ed25519_key", SSHAuthorizedKeys: "/etc/bngbox/authorized_keys"},
 		Telemetry:  defaultTelemetry(),
+		RADIUS:     defaultRADIUS(),
 	}
 }
 
@@ -192,6 +196,8 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 	}
 	c.resolvePaths(filepath.Dir(name))
+	c.RADIUS.resolvePaths(filepath.Dir(name))
+	c.defaultAcctBackend()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -112,13 +112,7 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	oneOf(p, "auth.backend", c.Auth.Backend, "local")
-	if c.Auth.Backend == "local" && c.Auth.UsersFile == "" {
-		p.add("auth.users-file", "required with backend local")
-	}
-	if c.Accounting.InterimInterval < 0 || (c.Accounting.InterimInterval > 0 && c.Accounting.InterimInterval.Seconds() < 10) {
-		p.add("accounting.interim-interval", "must be 0 (off) or at least 10s")
-	}
+	c.validateAAA(p)
 
 	oneOf(p, "shaper.upstream", c.Shaper.Upstream, "auto", "police", "ifb")
 	if c.Shaper.Default != "" {

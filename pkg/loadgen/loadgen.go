@@ -40,6 +40,17 @@ type Config struct {
 	Timeout     time.Duration // per-session setup timeout (default 30 s)
 	MACBase     byte          // second byte of emulated MACs (02:<base>:idx), to run several generators
 	Log         *slog.Logger
+
+	// PingInterval, with Ping set, keeps pinging Ping from every session
+	// at this interval while sessions are held; losses are reported.
+	PingInterval time.Duration
+	// Silent subscribers stop answering and sending anything once set up
+	// (and the Ping pings are done): no LCP echo replies, no ICMP, no
+	// hangup at the end. They still notice a PADT, to report it.
+	Silent bool
+	// Hangup is how a subscriber ends its session: "lcp" (LCP
+	// Terminate-Request, then PADT; the default) or "padt" (PADT only).
+	Hangup string
 }
 
 // Report is the outcome of a run.
@@ -50,7 +61,14 @@ type Report struct {
 	SetupP50, SetupP99    time.Duration
 	PingSent, PingRecv    int
 	DroppedByAC           int // sessions the AC ended while we held them (PADT, LCP Terminate)
-	Errors                map[string]int
+	PADTRecv              int // PADTs received from the AC for our sessions
+	EchoAnswered          int // ICMP echo requests from the network answered through sessions
+	// Pings during hold (Config.PingInterval): totals, and the second
+	// (counted from the first PADI) with the most requests unanswered.
+	HoldPingSent, HoldPingLost   int
+	HoldWorstLost, HoldWorstSent int
+	HoldWorstAt                  time.Duration
+	Errors                       map[string]int
 }
 
 func (r *Report) String() string {
@@ -59,8 +77,20 @@ func (r *Report) String() string {
 	if r.PingSent > 0 {
 		s += fmt.Sprintf("; ping %d/%d", r.PingRecv, r.PingSent)
 	}
+	if r.HoldPingSent > 0 {
+		s += fmt.Sprintf("; hold ping %d/%d lost %d", r.HoldPingSent-r.HoldPingLost, r.HoldPingSent, r.HoldPingLost)
+		if r.HoldPingLost > 0 {
+			s += fmt.Sprintf(" (worst second at %v: %d/%d lost)", r.HoldWorstAt, r.HoldWorstLost, r.HoldWorstSent)
+		}
+	}
+	if r.EchoAnswered > 0 {
+		s += fmt.Sprintf("; echo requests answered: %d", r.EchoAnswered)
+	}
 	if r.DroppedByAC > 0 {
 		s += fmt.Sprintf("; dropped by AC while held: %d", r.DroppedByAC)
+	}
+	if r.PADTRecv > 0 {
+		s += fmt.Sprintf("; PADT from AC: %d", r.PADTRecv)
 	}
 	for k, v := range r.Errors {
 		s += fmt.Sprintf("; %s: %d", k, v)
@@ -87,6 +117,9 @@ func (c *Config) defaults() {
 	if c.MACBase == 0 {
 		c.MACBase = 0x42
 	}
+	if c.Hangup == "" {
+		c.Hangup = "lcp"
+	}
 }
 
 // Gen is a running generator.
@@ -104,6 +137,9 @@ type Gen struct {
 	pingSent atomic.Int64
 	pingRecv atomic.Int64
 	dropped  atomic.Int64
+	padtRecv atomic.Int64
+	answered atomic.Int64
+	holdPing pingStats
 	closing  atomic.Bool
 }
 
@@ -112,6 +148,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
 	if cfg.Sessions <= 0 || cfg.Sessions > 0xffffff {
 		return nil, fmt.Errorf("loadgen: sessions %d out of range", cfg.Sessions)
+	}
+	if cfg.Hangup != "lcp" && cfg.Hangup != "padt" {
+		return nil, fmt.Errorf("loadgen: hangup %q: want lcp or padt", cfg.Hangup)
 	}
 	conn, err := afpacket.Listen(cfg.Interface)
 	if err != nil {
@@ -195,6 +234,9 @@ launch:
 	}
 	r.PingSent, r.PingRecv = int(g.pingSent.Load()), int(g.pingRecv.Load())
 	r.DroppedByAC = int(g.dropped.Load())
+	r.PADTRecv = int(g.padtRecv.Load())
+	r.EchoAnswered = int(g.answered.Load())
+	r.HoldPingSent, r.HoldPingLost, r.HoldWorstLost, r.HoldWorstSent, r.HoldWorstAt = g.holdPing.summary()
 	if r.Up < r.Attempted {
 		return r, fmt.Errorf("loadgen: %d of %d sessions failed", r.Failed, r.Attempted)
 	}

@@ -33,6 +33,11 @@ type sub struct {
 	up   bool
 	down bool
 	buf  []byte
+
+	downReason ppp.Reason // why PPP went down, and the detail
+	downMsg    string
+	hangingUp  bool        // we are ending the session (a PADT now is no news)
+	hp         *holdPinger // pings while held (Config.PingInterval)
 }
 
 func newSub(g *Gen, idx int) *sub {
@@ -40,9 +45,18 @@ func newSub(g *Gen, idx int) *sub {
 		g:    g,
 		idx:  idx,
 		mac:  net.HardwareAddr{0x02, g.cfg.MACBase, 0, byte(idx >> 16), byte(idx >> 8), byte(idx)},
-		user: fmt.Sprintf(g.cfg.UserFormat, idx),
+		user: expand(g.cfg.UserFormat, idx),
 		in:   make(chan []byte, 64),
 	}
+}
+
+// expand formats a username or password format with the subscriber's
+// index; a format without a verb is taken literally.
+func expand(format string, idx int) string {
+	if !strings.Contains(format, "%") {
+		return format
+	}
+	return fmt.Sprintf(format, idx)
 }
 
 func isClosed(err error) bool {
@@ -73,6 +87,10 @@ func (s *sub) run(ctx context.Context, setupDone func(), hold <-chan struct{}) {
 	setupDone()
 	if s.g.cfg.Ping.IsValid() {
 		s.ping()
+	}
+	if s.g.cfg.Silent {
+		s.holdSilent(hold)
+		return
 	}
 	s.hold(hold)
 	s.hangup()
@@ -156,10 +174,7 @@ func (s *sub) exchange(ctx context.Context, dst net.HardwareAddr, req *pppoe.Pac
 }
 
 func (s *sub) clientConfig() *ppp.Config {
-	pw := s.g.cfg.Password
-	if strings.Contains(pw, "%") {
-		pw = fmt.Sprintf(pw, s.idx)
-	}
+	pw := expand(s.g.cfg.Password, s.idx)
 	c := &ppp.Config{Role: ppp.RoleClient, Username: s.user, Password: pw, IPv6: true}
 	switch s.g.cfg.Auth {
 	case "pap":
@@ -178,6 +193,9 @@ func (s *sub) negotiate(ctx context.Context) error {
 	s.perform(s.link.Open(time.Now()))
 	for !s.up {
 		if s.down {
+			if s.downReason == ppp.ReasonAuthFailed {
+				return fmt.Errorf("auth failed: %s", s.downMsg)
+			}
 			return fmt.Errorf("ppp down: %v", s.link.Reason())
 		}
 		if err := s.step(ctx, nil); err != nil {
@@ -188,8 +206,14 @@ func (s *sub) negotiate(ctx context.Context) error {
 }
 
 // step waits for one frame or timer and feeds the link. onIP, if set,
-// receives IPv4 packets.
+// receives IPv4 packets (echo requests to us are answered, not passed on).
 func (s *sub) step(ctx context.Context, onIP func([]byte)) error {
+	_, err := s.stepOr(ctx, onIP, nil)
+	return err
+}
+
+// stepOr is step that also returns (true) when wake fires.
+func (s *sub) stepOr(ctx context.Context, onIP func([]byte), wake <-chan time.Time) (bool, error) {
 	var timer <-chan time.Time
 	if d := s.link.NextDeadline(); !d.IsZero() {
 		t := time.NewTimer(time.Until(d))
@@ -201,10 +225,12 @@ func (s *sub) step(ctx context.Context, onIP func([]byte)) error {
 		s.input(f, onIP)
 	case now := <-timer:
 		s.perform(s.link.Tick(now))
+	case <-wake:
+		return true, nil
 	case <-ctx.Done():
-		return errors.New("setup timeout in PPP " + s.link.Phase().String())
+		return false, errors.New("setup timeout in PPP " + s.link.Phase().String())
 	}
-	return nil
+	return false, nil
 }
 
 func (s *sub) input(f []byte, onIP func([]byte)) {
@@ -213,14 +239,7 @@ func (s *sub) input(f []byte, onIP func([]byte)) {
 		return
 	}
 	if h.EtherType == 0x8863 {
-		p, _, err := pppoe.Parse(body)
-		if err == nil && p.Code == pppoe.CodePADT && p.SessionID == s.sid {
-			s.sid = 0
-			if !s.down {
-				s.perform(s.link.LowerDown(time.Now()))
-				s.down = true
-			}
-		}
+		s.inputPADT(body)
 		return
 	}
 	ph, payload, _, err := pppoe.ParseHeader(body)
@@ -229,6 +248,11 @@ func (s *sub) input(f []byte, onIP func([]byte)) {
 	}
 	proto := binary.BigEndian.Uint16(payload)
 	if proto == ppp.ProtoIPv4 {
+		if r, ok := echoReply(payload[2:], s.ip); ok && s.up {
+			s.g.answered.Add(1)
+			s.sendPPP(ppp.ProtoIPv4, r)
+			return
+		}
 		if onIP != nil {
 			onIP(payload[2:])
 		}
@@ -249,6 +273,7 @@ func (s *sub) perform(fx []ppp.Effect) {
 			}
 		case ppp.EffectDown:
 			s.down = true
+			s.downReason, s.downMsg = e.Reason, e.Message
 		}
 	}
 }
@@ -284,22 +309,100 @@ func (s *sub) ping() {
 	}
 }
 
-// hold keeps the session alive (answering LCP echoes) until hold closes.
+// inputPADT handles a discovery frame while the session exists: a PADT
+// for our session ends it (RFC 2516 §5.5).
+func (s *sub) inputPADT(body []byte) {
+	p, _, err := pppoe.Parse(body)
+	if err != nil || p.Code != pppoe.CodePADT || s.sid == 0 || p.SessionID != s.sid {
+		return
+	}
+	if !s.hangingUp {
+		s.g.padtRecv.Add(1)
+	}
+	s.sid = 0
+	if !s.down {
+		s.perform(s.link.LowerDown(time.Now()))
+		s.down = true
+	}
+}
+
+// hold keeps the session alive (answering LCP echoes and ICMP echo
+// requests, and pinging every PingInterval) until hold closes.
 func (s *sub) hold(hold <-chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-hold; cancel() }()
+	var tick <-chan time.Time
+	if iv := s.g.cfg.PingInterval; iv > 0 && s.g.cfg.Ping.IsValid() {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		tick = t.C
+		s.hp = newHoldPinger(uint16(s.idx), uint16(s.g.cfg.PingCount), s.g.start)
+	}
+	onIP := func(p []byte) {
+		if s.hp != nil {
+			s.hp.reply(p)
+		}
+	}
 	for !s.down && ctx.Err() == nil {
-		s.step(ctx, nil)
+		if woke, _ := s.stepOr(ctx, onIP, tick); woke {
+			seq := s.hp.next(time.Now())
+			s.sendPPP(ppp.ProtoIPv4, ipv4Echo(s.ip, s.g.cfg.Ping, s.hp.id, seq))
+		}
 	}
 	cancel()
+	if s.hp != nil {
+		// Give the last requests up to a second to be answered.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		for !s.down && len(s.hp.pending) > 0 && ctx.Err() == nil {
+			s.step(ctx, onIP)
+		}
+		cancel()
+		s.g.holdPing.add(s.hp.sent, s.hp.lost())
+	}
 	if s.down {
 		s.g.dropped.Add(1)
+		s.awaitPADT()
 	}
+}
+
+// awaitPADT, after the AC ended PPP (LCP Terminate), waits a little for
+// its PADT, then sends ours if none came, as pppd's PPPoE plugin does.
+func (s *sub) awaitPADT() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for s.sid != 0 && ctx.Err() == nil {
+		s.step(ctx, nil)
+	}
+	if s.sid != 0 {
+		s.padt()
+	}
+}
+
+// holdSilent holds without answering or sending anything (no LCP echo
+// replies, no timers) until hold closes or a PADT arrives; it never hangs
+// up. It emulates a subscriber that lost power.
+func (s *sub) holdSilent(hold <-chan struct{}) {
+	for s.sid != 0 {
+		select {
+		case f := <-s.in:
+			if h, body, ok := parseFrame(f); ok && h.EtherType == 0x8863 {
+				s.inputPADT(body)
+			}
+		case <-hold:
+			return
+		}
+	}
+	s.g.dropped.Add(1)
 }
 
 // hangup terminates PPP (bounded wait) then sends PADT.
 func (s *sub) hangup() {
 	if s.down {
+		return
+	}
+	s.hangingUp = true
+	if s.g.cfg.Hangup == "padt" {
+		s.padt()
 		return
 	}
 	s.perform(s.link.Close(time.Now(), ppp.ReasonAdmin))

@@ -102,6 +102,7 @@ func (s *Session) networkUp(now time.Time) {
 	s.applyRates(s.authRates, "")
 	s.account(aaa.AcctStart, now)
 	s.acctStarted = true
+	s.armPolicy(now)
 	s.m.publish(Event{Kind: EventStart, Time: now, Info: s.info()})
 	s.m.log.Info("session up", "id", s.id, "user", s.req.User, "ip", s.ip, "ifname", s.ifname, "port", s.p.Port, "mac", s.p.MAC.String(), "rates", s.rates.String())
 }

@@ -84,6 +84,9 @@ type Manager struct {
 	shapeDone        chan struct{}
 	shapeOnce        sync.Once
 	drops            dropCounters
+	// jitter picks the delay of a session's first interim (interimJitter;
+	// tests fix it).
+	jitter func(iv time.Duration) time.Duration
 }
 
 // NewManager makes an empty session table.
@@ -100,6 +103,7 @@ func NewManager(cfg Config, deps Deps) *Manager {
 		sessions:  map[string]*Session{},
 		shapeQ:    make(chan shapeJob, 4096),
 		shapeDone: make(chan struct{}),
+		jitter:    interimJitter,
 	}
 	m.SetConfig(cfg)
 	go m.shapeLoop()

@@ -60,13 +60,8 @@ func (s *Session) run() {
 	s.link = link
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var interim <-chan time.Time
-	var interimTicker *time.Ticker
-	defer func() {
-		if interimTicker != nil {
-			interimTicker.Stop()
-		}
-	}()
+	policy := time.NewTimer(time.Hour)
+	defer policy.Stop()
 
 	s.perform(link.Open(time.Now()))
 	for !s.ended {
@@ -75,11 +70,10 @@ func (s *Session) run() {
 		} else {
 			timer.Reset(time.Hour)
 		}
-		if interimTicker == nil && s.stateNow() == Active {
-			if iv := s.interimInterval(); iv > 0 {
-				interimTicker = time.NewTicker(iv)
-				interim = interimTicker.C
-			}
+		if d := s.policyDeadline(); !d.IsZero() {
+			policy.Reset(time.Until(d))
+		} else {
+			policy.Reset(time.Hour)
 		}
 		select {
 		case f := <-s.ctl:
@@ -88,8 +82,8 @@ func (s *Session) run() {
 			fn()
 		case now := <-timer.C:
 			s.perform(link.Tick(now))
-		case now := <-interim:
-			s.interim(now)
+		case now := <-policy.C:
+			s.policyTick(now)
 		}
 	}
 	s.finish(time.Now(), s.downMessage)

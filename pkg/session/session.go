@@ -74,6 +74,7 @@ type Session struct {
 	localIfID   uint64
 	peerIfID    uint64
 	peerGone    bool
+	pol         policy
 }
 
 type ctlFrame struct {

@@ -25,10 +25,17 @@ import (
 //
 // bngbox runs in bng with acc0 as its access interface; the loadgen runs in
 // sub; inet (198.51.100.2) is the far end subscribers ping through the BNG.
+//
+// With LabOptions.Switched the access side is a switch instead:
+//
+//	sub   ──(sub0 ↔ psub)──┐
+//	                       br0 (in sw) ──(pbng ↔ acc0)── bng ── … inet
+//	flood ──(fl0 ↔ pfl)────┘
 type Lab struct {
 	*netnstest.Lab
 	t              *testing.T
 	Sub, BNG, Inet string
+	Switch, Flood  string // only with LabOptions.Switched
 	Dir            string
 	Config, Socket string
 	AcctFile       string
@@ -52,21 +59,39 @@ func bin(t *testing.T) string {
 
 // LabOptions tune the daemon config.
 type LabOptions struct {
-	Users   int      // user0001..userNNNN with password "secret"
-	Extra   string   // extra users.yaml entries (YAML list items)
-	VLANs   []string // pppoe.interfaces[0].vlans
-	Auth    []string // ppp.auth
-	Config  string   // appended to the config (top-level keys not otherwise set)
-	CLI     string   // extra keys of the cli map, flow style (e.g. "telnet-listen: 127.0.0.1:2000")
-	EchoInt string   // ppp.lcp-echo-interval
-	Interim string   // accounting.interim-interval (default 0s: off)
+	Users    int      // user0001..userNNNN with password "secret"
+	Extra    string   // extra users.yaml entries (YAML list items)
+	VLANs    []string // pppoe.interfaces[0].vlans
+	Auth     []string // ppp.auth
+	Config   string   // appended to the config (top-level keys not otherwise set)
+	CLI      string   // extra keys of the cli map, flow style (e.g. "telnet-listen: 127.0.0.1:2000")
+	EchoInt  string   // ppp.lcp-echo-interval
+	EchoFail int      // ppp.lcp-echo-failure (0: the default)
+	// Switched puts a Linux bridge (namespace sw) between the BNG and
+	// both the subscriber namespace and a second one, flood.
+	Switched bool
+	// AAA replaces the auth and accounting sections (YAML); default: the
+	// local users file and JSON-lines accounting to AcctFile.
+	AAA string
 }
 
 func newLab(t *testing.T, o LabOptions) *Lab {
 	t.Helper()
 	l := &Lab{Lab: netnstest.New(t, "bb"), t: t, Dir: t.TempDir()}
 	l.Sub, l.BNG, l.Inet = l.NS("s"), l.NS("b"), l.NS("i")
-	l.Veth(l.Sub, "sub0", l.BNG, "acc0")
+	if o.Switched {
+		l.Switch, l.Flood = l.NS("w"), l.NS("f")
+		l.Exec(l.Switch, "ip", "link", "add", "br0", "type", "bridge")
+		l.Veth(l.Sub, "sub0", l.Switch, "psub")
+		l.Veth(l.Flood, "fl0", l.Switch, "pfl")
+		l.Veth(l.Switch, "pbng", l.BNG, "acc0")
+		for _, p := range []string{"psub", "pfl", "pbng"} {
+			l.Exec(l.Switch, "ip", "link", "set", p, "master", "br0")
+		}
+		l.Exec(l.Switch, "ip", "link", "set", "br0", "up")
+	} else {
+		l.Veth(l.Sub, "sub0", l.BNG, "acc0")
+	}
 	l.Veth(l.BNG, "up0", l.Inet, "inet0")
 	l.Exec(l.BNG, "ip", "addr", "add", bngUpAddr+"/24", "dev", "up0")
 	l.Exec(l.Inet, "ip", "addr", "add", inetAddr+"/24", "dev", "inet0")
@@ -94,8 +119,12 @@ func newLab(t *testing.T, o LabOptions) *Lab {
 	if o.EchoInt == "" {
 		o.EchoInt = "10s"
 	}
-	if o.Interim == "" {
-		o.Interim = "0s"
+	echoFail := ""
+	if o.EchoFail > 0 {
+		echoFail = fmt.Sprintf("\n  lcp-echo-failure: %d", o.EchoFail)
+	}
+	if o.AAA == "" {
+		o.AAA = "auth: {backend: local, users-file: users.yaml}\naccounting: {file: acct.jsonl, interim-interval: 0s}"
 	}
 	l.Socket = filepath.Join(l.Dir, "cli.sock")
 	l.AcctFile = filepath.Join(l.Dir, "acct.jsonl")
@@ -109,14 +138,13 @@ pppoe:
   padi-rate-per-mac: 100
 ppp:
   auth: %s
-  lcp-echo-interval: %s
+  lcp-echo-interval: %s%s
   dns: [192.0.2.53]
 pools:
   - {name: default, range: %s}
-auth: {backend: local, users-file: users.yaml}
-accounting: {file: acct.jsonl, interim-interval: %s}
+%s
 cli: {socket: %s%s}
-%s`, q(o.VLANs), q(o.Auth), o.EchoInt, subnetPool, o.Interim, l.Socket, cliKeys, o.Config)
+%s`, q(o.VLANs), q(o.Auth), o.EchoInt, echoFail, subnetPool, o.AAA, l.Socket, cliKeys, o.Config)
 	l.Config = filepath.Join(l.Dir, "bngbox.yaml")
 	os.WriteFile(l.Config, []byte(cfg), 0o600)
 	return l

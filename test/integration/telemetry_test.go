@@ -30,7 +30,8 @@ const (
 
 func newTelemetryLab(t *testing.T, users int) *Lab {
 	t.Helper()
-	return newLab(t, LabOptions{Users: users, Interim: "10s", Config: `nas: {identifier: ` + telNAS + `}
+	return newLab(t, LabOptions{Users: users, AAA: "auth: {backend: local, users-file: users.yaml}\naccounting: {file: acct.jsonl, interim-interval: 10s}",
+		Config: `nas: {identifier: ` + telNAS + `}
 telemetry:
   enabled: true
   listen: ":1883"

@@ -1,0 +1,103 @@
+package session
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/bngbox/bngbox/pkg/aaa"
+	"github.com/bngbox/bngbox/pkg/dataplane"
+)
+
+// policy holds a session's per-session timers once it is active: interim
+// accounting, Session-Timeout and Idle-Timeout (RFC 2865 §5.27, §5.28).
+// It belongs to the session goroutine; zero times are "not armed".
+type policy struct {
+	nextInterim time.Time
+	sessionEnd  time.Time
+
+	idle       time.Duration
+	nextIdle   time.Time // next look at the counters
+	lastActive time.Time // last time the counters were seen to move
+	lastStats  dataplane.Stats
+}
+
+// minIdleCheck bounds how often the counters are read for Idle-Timeout.
+const minIdleCheck = time.Second
+
+// interimJitter picks when the first interim of a session is due: uniformly
+// over (0, iv], so sessions that came up together (a reboot, an outage)
+// do not all report at once. Later interims follow every iv.
+func interimJitter(iv time.Duration) time.Duration {
+	return time.Duration(rand.Int64N(int64(iv))) + 1
+}
+
+// idleCheckEvery is how often idle counters are read: a quarter of the
+// timeout, so an idle session ends between idle and 1.25×idle.
+func idleCheckEvery(idle time.Duration) time.Duration {
+	return max(idle/4, minIdleCheck)
+}
+
+// armPolicy starts the timers when the session becomes active.
+func (s *Session) armPolicy(now time.Time) {
+	p := &s.pol
+	if iv := s.interimInterval(); iv > 0 {
+		p.nextInterim = now.Add(s.m.jitter(iv))
+	}
+	if s.reply == nil {
+		return
+	}
+	if st := s.reply.SessionTimeout; st > 0 {
+		p.sessionEnd = s.upAt.Add(st)
+	}
+	if it := s.reply.IdleTimeout; it > 0 {
+		p.idle = it
+		p.lastActive = now
+		p.lastStats = s.dp.Stats()
+		p.nextIdle = now.Add(idleCheckEvery(it))
+	}
+}
+
+// policyDeadline is the earliest armed policy timer (zero: none).
+func (s *Session) policyDeadline() time.Time {
+	var d time.Time
+	for _, t := range []time.Time{s.pol.nextInterim, s.pol.sessionEnd, s.pol.nextIdle} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	return d
+}
+
+// policyTick runs whatever policy timer is due at now.
+func (s *Session) policyTick(now time.Time) {
+	p := &s.pol
+	if s.stateNow() != Active {
+		return
+	}
+	if !p.sessionEnd.IsZero() && !now.Before(p.sessionEnd) {
+		*p = policy{} // ending: no more timers
+		s.m.log.Info("session timeout", "id", s.id, "user", s.req.User, "session_timeout", s.reply.SessionTimeout)
+		s.close(aaa.CauseSessionTimeout, false)
+		return
+	}
+	if !p.nextIdle.IsZero() && !now.Before(p.nextIdle) {
+		if st := s.dp.Stats(); st != p.lastStats {
+			p.lastStats, p.lastActive = st, now
+		}
+		if now.Sub(p.lastActive) >= p.idle {
+			idle := p.idle
+			*p = policy{}
+			s.m.log.Info("idle timeout", "id", s.id, "user", s.req.User, "idle_timeout", idle)
+			s.close(aaa.CauseIdleTimeout, false)
+			return
+		}
+		p.nextIdle = now.Add(min(idleCheckEvery(p.idle), p.lastActive.Add(p.idle).Sub(now)))
+	}
+	if !p.nextInterim.IsZero() && !now.Before(p.nextInterim) {
+		s.interim(now)
+		p.nextInterim = time.Time{}
+		if iv := s.interimInterval(); iv > 0 {
+			p.nextInterim = now.Add(iv)
+		}
+	}
+}
