@@ -205,20 +205,20 @@ func TestIntegrationTelemetrySessionLife(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339, offline[0].str("since")); err != nil || offline[0].str("cause") != "User-Request" {
 		t.Errorf("offline state: %s", offline[0].Raw)
 	}
-	// Usage: one interim (10 s into the 13 s hold) and the final counters.
+	// Usage: one interim (within the first 10 s of the 13 s hold) and the final counters.
 	usage := find(msgs, own+"usage", "", "")
-	if len(usage) != 2 {
-		t.Errorf("user0001 got %d usage messages, want 2 (interim, stop):\n%s", len(usage), cust.Out.String())
-	} else if st, _ := usage[0].Body["session_time"].(float64); st < 9 || st > 12 {
+	if len(usage) < 2 {
+		t.Errorf("user0001 got %d usage messages, want 2 or more (interims, stop):\n%s", len(usage), cust.Out.String())
+	} else if st, _ := usage[0].Body["session_time"].(float64); st < 1 || st > 12 { // the first interim is jittered
 		t.Errorf("interim usage: %s", usage[0].Raw)
 	}
 
-	// The operator read both users: state online+offline, start, stop, 2 usage each.
+	// The operator read both users: state online+offline, start, stop, interim and final usage.
 	ops := mqttMessages(noc.Out.String())
 	for _, u := range []string{"user0001", "user0002"} {
 		p := telPrefix + u + "/"
-		if a, b, c := len(find(ops, p+"state", "", "")), len(find(ops, p+"event", "", "")), len(find(ops, p+"usage", "", "")); a != 2 || b != 2 || c != 2 {
-			t.Errorf("operator got %d state, %d event, %d usage messages for %s; want 2 each:\n%s", a, b, c, u, noc.Out.String())
+		if a, b, c := len(find(ops, p+"state", "", "")), len(find(ops, p+"event", "", "")), len(find(ops, p+"usage", "", "")); a != 2 || b != 2 || c < 2 {
+			t.Errorf("operator got %d state, %d event, %d usage messages for %s; want 2, 2, 2 or more:\n%s", a, b, c, u, noc.Out.String())
 		}
 	}
 	for _, m := range ops {
