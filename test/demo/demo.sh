@@ -108,7 +108,7 @@ for _ in $(seq 300); do
 done
 
 say "bngbox cli show sessions (first 10 of $N)"
-"$BIN" cli --socket "$dir/cli.sock" show sessions | head -11
+"$BIN" cli --socket "$dir/cli.sock" show sessions > "$dir/sessions.txt"; head -11 "$dir/sessions.txt"
 say "bngbox cli show stat"
 "$BIN" cli --socket "$dir/cli.sock" show stat
 say "bngbox cli show pools"
