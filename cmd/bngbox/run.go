@@ -59,6 +59,8 @@ type daemon struct {
 	radius  radiusParts
 	shaper  *shaper.Netlink // nil unless shaper.enabled
 	lns     *lnsRunner      // nil unless l2tp.enabled
+	// telemetry is the MQTT broker and /metrics (run_telemetry.go).
+	telemetry *daemonTelemetry
 
 	portsMu sync.Mutex
 	ports   map[string]dataplane.Port
@@ -163,12 +165,15 @@ func (d *daemon) start() error {
 		d.acct = aaa.LogAccounter{Log: d.log}
 	}
 
+	if err := d.startTelemetry(); err != nil {
+		return err
+	}
 	sh, err := d.startShaper()
 	if err != nil {
 		return err
 	}
 	d.mgr = session.NewManager(sessionConfig(cfg), session.Deps{
-		Log: d.log, Dataplane: d.dp, Auth: d.authenticator(), Acct: d.acct, Pools: d.pools, Shaper: sh,
+		Log: d.log, Dataplane: d.dp, Auth: d.authenticator(), Acct: d.acct, Pools: d.pools, Shaper: sh, Observers: d.observers(),
 	})
 	d.disc, err = pppoe.New(discoveryConfig(cfg))
 	if err != nil {
@@ -196,7 +201,11 @@ func (d *daemon) start() error {
 	if err := d.startDAE(); err != nil {
 		return err
 	}
-	return d.startCLI()
+	if err := d.startCLI(); err != nil {
+		return err
+	}
+	d.telemetryRunning()
+	return nil
 }
 
 // stop tears down in dependency order: no new management requests, every
@@ -220,6 +229,7 @@ func (d *daemon) stop() {
 	if d.lns != nil {
 		d.lns.stop()
 	}
+	d.closeTelemetry()
 	d.stopRADIUS()
 	if d.dp != nil {
 		d.dp.Close()
@@ -256,6 +266,7 @@ func (d *daemon) reload() error {
 	if cfg.CLI != d.cfg.CLI {
 		needRestart = append(needRestart, "cli")
 	}
+	needRestart = append(needRestart, telemetryNeedsRestart(d.cfg, cfg)...)
 	needRestart = append(needRestart, radiusNeedsRestart(d.cfg, cfg)...)
 	if d.local != nil {
 		if err := d.local.Reload(); err != nil {

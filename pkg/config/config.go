@@ -30,6 +30,8 @@ type Config struct {
 	Accounting Accounting `yaml:"accounting"`
 	Shaper     Shaper     `yaml:"shaper"`
 	CLI        CLI        `yaml:"cli"`
+	Telemetry  Telemetry  `yaml:"telemetry"`
+	Metrics    Metrics    `yaml:"metrics"`
 	RADIUS     RADIUS     `yaml:"radius"`
 	L2TP       L2TP       `yaml:"l2tp"`
 
@@ -174,6 +176,7 @@ func Default() *Config {
 		Accounting: Accounting{InterimInterval: 5 * time.Minute},
 		Shaper:     Shaper{Upstream: "auto", BurstTime: 10 * time.Millisecond, Latency: 50 * time.Millisecond},
 		CLI:        CLI{Socket: "/run/bngbox/cli.sock", SSHHostKey: "/var/lib/bngbox/ssh_host_ed25519_key", SSHAuthorizedKeys: "/etc/bngbox/authorized_keys"},
+		Telemetry:  defaultTelemetry(),
 		RADIUS:     defaultRADIUS(),
 	}
 }
@@ -219,6 +222,7 @@ func (c *Config) resolvePaths(dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	c.resolveTelemetryPaths(dir)
 }
 
 var (

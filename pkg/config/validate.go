@@ -154,6 +154,7 @@ func (c *Config) Validate() error {
 			p.add("cli.ssh-authorized-keys", "required with cli.ssh-listen (SSH takes keys only)")
 		}
 	}
+	c.validateTelemetry(p)
 
 	if len(p.lines) > 0 {
 		return &Error{Lines: p.lines}

@@ -166,6 +166,11 @@ func TestIntegrationBridge(t *testing.T) {
 	// None twice: a marker sent after the 500 is the next message.
 	tl.SessionEvent(session.Event{Kind: session.EventAuthFail, Info: session.Info{User: "alice"}, Source: "marker"})
 	topic, p := central.message("bngbox/")
+	for topic == "bngbox/nas1/session/alice/state" {
+		// mosquitto sends the retained state for the new SUBSCRIBE, which
+		// (not waiting for the SUBACK) may land after some of the 500.
+		topic, p = central.message("bngbox/")
+	}
 	if topic != "bngbox/nas1/session/alice/event" || !strings.Contains(p, "marker") {
 		t.Fatalf("after the 500: %s %s", topic, p)
 	}

@@ -111,6 +111,15 @@ func (t *Telemetry) handle(it item, dirty map[string][]byte) {
 	if ev.Time.IsZero() {
 		ev.Time = t.now()
 	}
+	// A line is online from its start event (network phase up), as in
+	// accounting: state "since", usage "session_time" and the stop's
+	// "duration" all count from there, not from discovery (Info.Started).
+	switch known, ok := t.live[ev.Info.User][ev.Info.ID]; {
+	case ev.Kind == session.EventStart:
+		ev.Info.Started = ev.Time
+	case ok:
+		ev.Info.Started = known.Started
+	}
 	in := ev.Info
 	user := in.User
 	switch ev.Kind {

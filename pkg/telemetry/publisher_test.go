@@ -200,3 +200,31 @@ func TestReconcile(t *testing.T) {
 	}
 	golden(t, "reconcile.golden", rec.take())
 }
+
+// TestOnlineCountsFromStartEvent: a session that took a while to come up
+// (discovery at t0, network phase at t0+6s) is online from its start event,
+// as accounting counts it: state since, usage session_time and the stop's
+// duration agree.
+func TestOnlineCountsFromStartEvent(t *testing.T) {
+	tl, rec := newUnstarted(t, Config{})
+	in := aliceInfo() // Started: t0 (discovery)
+	up := t0.Add(6 * time.Second)
+	for _, ev := range []session.Event{
+		{Kind: session.EventStart, Time: up, Info: in},
+		{Kind: session.EventInterim, Time: up.Add(10 * time.Second), Info: in},
+		{Kind: session.EventStop, Time: up.Add(17 * time.Second), Info: in, Cause: aaa.CauseUserRequest, Duration: 17 * time.Second},
+	} {
+		tl.handle(item{ev: ev}, map[string][]byte{})
+	}
+	got := strings.Join(rec.take(), "\n")
+	for _, want := range []string{
+		`bngbox/nas1/session/alice/state retain=true {"state":"online","since":"2026-12-06T20:00:06Z"`,
+		`bngbox/nas1/session/alice/usage retain=false {"time":"2026-12-06T20:00:16Z","user":"alice","session_id":"0000000a","session_time":10,`,
+		`bngbox/nas1/session/alice/usage retain=false {"time":"2026-12-06T20:00:23Z","user":"alice","session_id":"0000000a","session_time":17,`,
+		`"event":"stop","time":"2026-12-06T20:00:23Z","user":"alice","session_id":"0000000a","cause":"User-Request","cause_code":1,"duration":17}`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %s in:\n%s", want, got)
+		}
+	}
+}

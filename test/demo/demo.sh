@@ -7,6 +7,11 @@
 # concentrator; `bngbox loadgen` emulates N subscribers in bbdemo-sub that
 # authenticate with CHAP, get addresses and ping 198.51.100.2 in bbdemo-inet
 # through their sessions. Everything is removed on exit.
+#
+# Telemetry: the embedded MQTT broker listens on bbdemo-bng's addresses; from
+# bbdemo-inet, mosquitto_sub logs in as customer user0001 (its PPP password)
+# and as the operator, and the demo prints what they received. /metrics is
+# read with curl inside bbdemo-bng.
 set -euo pipefail
 
 BIN=${BNGBOX_BIN:-$(dirname "$0")/../../bin/bngbox}
@@ -19,8 +24,10 @@ P=bbdemo
 
 dir=$(mktemp -d /tmp/bbdemo.XXXXXX)
 daemon=""
+subs=""
 cleanup() {
 	set +e
+	for p in $subs; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	for ns in sub bng inet; do ip netns del "$P-$ns" 2>/dev/null; done
 	rm -rf "$dir"
@@ -60,6 +67,12 @@ pools: [{name: default, range: 100.64.0.0/16}]
 auth: {backend: local, users-file: users.yaml}
 accounting: {file: acct.jsonl, interim-interval: 0s}
 cli: {socket: $dir/cli.sock}
+telemetry:
+  enabled: true
+  listen: ":1883"
+  store: telemetry.db
+  operators: [{user: noc, password: demo-noc}]
+metrics: {listen: "127.0.0.1:9469"}
 YAML
 
 say "bngbox config check"
@@ -70,7 +83,20 @@ ip netns exec "$P-bng" "$BIN" run -c "$dir/bngbox.yaml" 2> "$dir/bngbox.log" &
 daemon=$!
 for _ in $(seq 50); do grep -q "bngbox running" "$dir/bngbox.log" && break; sleep 0.1; done
 grep -q "bngbox running" "$dir/bngbox.log" || { cat "$dir/bngbox.log"; exit 1; }
-grep -E "dataplane selected|bngbox running" "$dir/bngbox.log" | sed 's/^/  /'
+grep -E "dataplane selected|telemetry started|bngbox running" "$dir/bngbox.log" | sed 's/^/  /'
+
+TOPIC=bngbox/demo-bng/session
+mqtt() { ip netns exec "$P-inet" "$@" -h 198.51.100.1 -p 1883 -V mqttv5; }
+metrics() { ip netns exec "$P-bng" curl -sSf --max-time 5 http://127.0.0.1:9469/metrics; }
+metric() { metrics | awk -v k="$1" '$1 == k { print $2 }'; }
+say "telemetry: mosquitto_sub from $P-inet as customer user0001 and as operator noc"
+mqtt mosquitto_sub -u user0001 -P secret -t "$TOPIC/user0001/#" -v > "$dir/customer.out" 2>&1 &
+subs="$subs $!"
+mqtt mosquitto_sub -u noc -P demo-noc -t "bngbox/#" -v > "$dir/operator.out" 2>&1 &
+subs="$subs $!"
+for _ in $(seq 50); do [ "$(metric bngbox_mqtt_clients)" = 2 ] && break; sleep 0.1; done
+[ "$(metric bngbox_mqtt_clients)" = 2 ] || { cat "$dir/customer.out" "$dir/operator.out"; echo "demo: MQTT clients did not connect"; exit 1; }
+echo "  user0001 subscribed to $TOPIC/user0001/#; noc to bngbox/#"
 
 say "$N subscribers dial in (CHAP), each pings 198.51.100.2 through its session, lines held $HOLD"
 ip netns exec "$P-sub" "$BIN" loadgen -i sub0 -n "$N" --auth chap --ping 198.51.100.2 --hold "$HOLD" > "$dir/loadgen.out" 2>&1 &
@@ -82,15 +108,44 @@ for _ in $(seq 300); do
 done
 
 say "bngbox cli show sessions (first 10 of $N)"
-"$BIN" cli --socket "$dir/cli.sock" show sessions | head -11
+"$BIN" cli --socket "$dir/cli.sock" show sessions > "$dir/sessions.txt"; head -11 "$dir/sessions.txt"
 say "bngbox cli show stat"
 "$BIN" cli --socket "$dir/cli.sock" show stat
 say "bngbox cli show pools"
 "$BIN" cli --socket "$dir/cli.sock" show pools
+say "/metrics (curl http://127.0.0.1:9469/metrics in $P-bng), during the hold"
+metrics | grep -E '^bngbox_(sessions|session_setups_total|session_auth_total|mqtt_clients)' | sed 's/^/  /'
+active=$(metric 'bngbox_sessions{state="active"}')
+[ "$active" = "$N" ] || { echo "demo: /metrics shows $active active sessions, want $N"; exit 1; }
 
 wait "$lg" || { cat "$dir/loadgen.out"; echo "demo: loadgen failed"; exit 1; }
 say "loadgen report"
 sed 's/^/  /' "$dir/loadgen.out"
+
+# Every line hung up: per user the operator gets state online, start, the
+# final usage, stop and state offline.
+want=$((5 * N))
+for _ in $(seq 100); do [ "$(grep -c '^bngbox/' "$dir/operator.out")" -ge "$want" ] && break; sleep 0.1; done
+kill $subs; wait $subs 2>/dev/null || true; subs=""
+say "what customer user0001 received (mosquitto_sub -u user0001 -P secret -t '$TOPIC/user0001/#' -v)"
+sed 's/^/  /' "$dir/customer.out"
+cust=$(grep -c '^bngbox/' "$dir/customer.out" || true)
+for pat in "/state {\"state\":\"online\"" "/event {\"event\":\"start\"" "/usage {\"time\"" "/event {\"event\":\"stop\"" "/state {\"state\":\"offline\""; do
+	grep -q "^$TOPIC/user0001$pat" "$dir/customer.out" || { echo "demo: customer did not get $pat"; exit 1; }
+done
+[ "$cust" = 5 ] || { echo "demo: customer got $cust messages, want 5 (state online, start, usage, stop, state offline)"; exit 1; }
+say "what operator noc received (bngbox/#)"
+for kind in '"state":"online"' '"event":"start"' '/usage ' '"event":"stop"' '"state":"offline"'; do
+	printf '  %-20s %s\n' "$kind" "$(grep -c "$kind" "$dir/operator.out" || true)"
+done
+ops=$(grep -c '^bngbox/' "$dir/operator.out" || true)
+users=$(grep '^bngbox/' "$dir/operator.out" | cut -d/ -f4 | sort -u | wc -l)
+echo "  $ops messages about $users users"
+[ "$ops" = "$want" ] && [ "$users" = "$N" ] || { echo "demo: operator got $ops messages about $users users, want $want about $N"; exit 1; }
+say "a late subscriber still learns when user0001's line went down (retained state)"
+late=$(mqtt mosquitto_sub -u user0001 -P secret -t "$TOPIC/user0001/state" -C 1 -W 5)
+echo "  $late"
+case $late in *'"state":"offline"'*'"cause":"User-Request"'*) ;; *) echo "demo: no retained offline state"; exit 1;; esac
 
 say "stopping bngbox (SIGTERM: PADT and Accounting-Stop for every session)"
 kill "$daemon"; wait "$daemon" || true; daemon=""
