@@ -48,9 +48,11 @@ for auth in $(echo "$VMLAB_AUTHS" | tr ',' ' '); do
 		if waitgone "$pid" 20; then result "$auth.hangup=ok"; else result "$auth.hangup=timeout"; fi
 		grep -q 'Sent PADT' $log && result "$auth.padt_sent=1"
 		ip link show dev $dev >/dev/null 2>&1 && result "$auth.iface_left=1"
-		# Stay on the link while the BNG finishes (its PADT follows the
-		# LCP Terminate-Ack); a powered-off guest drops it at the tap.
-		sleep 2
+		# Stay on the link while the BNG finishes: after acking our LCP
+		# Terminate-Request it waits one restart timer (3 s, RFC 1661
+		# Stopping state) before it ends the session and sends PADT; a
+		# powered-off guest would drop that PADT at the tap.
+		sleep 5
 	fi
 	dumplog $log
 	i=$((i + 1))
