@@ -393,6 +393,12 @@ func TestIntegrationRADIUSSessions(t *testing.T) {
 	if s := l.Sessions(); len(s) != 1 || s[0]["username"] != "user0001" {
 		t.Errorf("after disconnects: %v, want user0001 only", s)
 	}
+	// The first interim is jittered over accounting.interim-interval (10s):
+	// keep user0001 up until FreeRADIUS has one, however fast the steps
+	// above ran.
+	l.WaitFor("an Interim-Update for user0001", 25*time.Second, func() bool {
+		return len(records(fr.detail(t), "Interim-Update", "user0001")) > 0
+	})
 	pap.Stop(10 * time.Second)
 	if !strings.Contains(pap.Out.String(), "dropped by AC while held: 1") {
 		t.Errorf("PAP loadgen did not see the PADT:\n%s", pap.Out.String())
