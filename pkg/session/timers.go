@@ -25,10 +25,13 @@ type policy struct {
 const minIdleCheck = time.Second
 
 // interimJitter picks when the first interim of a session is due: uniformly
-// over (0, iv], so sessions that came up together (a reboot, an outage)
+// over (iv/10, iv], so sessions that came up together (a reboot, an outage)
 // do not all report at once. Later interims follow every iv.
 func interimJitter(iv time.Duration) time.Duration {
-	return time.Duration(rand.Int64N(int64(iv))) + 1
+	// Not in the first tenth: an interim right after the Start says
+	// nothing the Start did not.
+	floor := iv / 10
+	return floor + time.Duration(rand.Int64N(int64(iv-floor))) + 1
 }
 
 // idleCheckEvery is how often idle counters are read: a quarter of the

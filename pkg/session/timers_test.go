@@ -22,16 +22,17 @@ func TestInterimJitterSpreadsOverInterval(t *testing.T) {
 	var firstHalf, secondHalf int
 	for range 2000 {
 		d := interimJitter(iv)
-		if d <= 0 || d > iv {
-			t.Fatalf("interimJitter(%v) = %v, want (0, %v]", iv, d, iv)
+		if d <= iv/10 || d > iv {
+			t.Fatalf("interimJitter(%v) = %v, want (%v, %v]", iv, d, iv/10, iv)
 		}
-		if d <= iv/2 {
+		if d <= iv*11/20 {
 			firstHalf++
 		} else {
 			secondHalf++
 		}
 	}
-	// Uniform: each half gets about 1000 of 2000; 800 is > 9 sigma away.
+	// Uniform over (iv/10, iv]: each half of that range gets about 1000
+	// of 2000; 800 is > 9 sigma away.
 	if firstHalf < 800 || secondHalf < 800 {
 		t.Errorf("not spread: %d in the first half, %d in the second", firstHalf, secondHalf)
 	}
