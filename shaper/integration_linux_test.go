@@ -18,6 +18,7 @@ package shaper
 // (iperf3 -R).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,7 +171,8 @@ func (t *topo) iperf(tb testing.TB, reverse bool) float64 {
 	var err error
 	for range 50 { // the server may still be starting
 		out, err = exec.Command("ip", args...).Output()
-		if err == nil {
+		// iperf3 -J can exit 0 with the refusal only in its JSON.
+		if err == nil && !bytes.Contains(out, []byte("unable to connect")) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -184,7 +184,8 @@ func (p iperf) run(down bool) (float64, error) {
 	var out string
 	var err error
 	for try := 0; try < 10; try++ { // the server may not listen yet
-		if out, err = p.l.Try(p.l.Sub, args...); err == nil || !strings.Contains(out, "connect") {
+		// iperf3 -J can exit 0 with the refusal only in its JSON.
+		if out, err = p.l.Try(p.l.Sub, args...); !strings.Contains(out, "unable to connect") {
 			break
 		}
 		time.Sleep(300 * time.Millisecond)
