@@ -25,15 +25,13 @@ type tcpListener struct {
 	ln          net.Listener
 	log         *slog.Logger
 	closed      atomic.Bool
-
-	mu    sync.Mutex
-	conns map[net.Conn]struct{} // accepted and not yet finished; guarded by mu
+	gate        connGate
 }
 
 var _ listeners.Listener = (*tcpListener)(nil)
 
 func newTCPListener(id, address string, tc *tls.Config) *tcpListener {
-	return &tcpListener{id: id, address: address, tlsConf: tc, conns: map[net.Conn]struct{}{}}
+	return &tcpListener{id: id, address: address, tlsConf: tc}
 }
 
 func (l *tcpListener) ID() string { return l.id }
@@ -75,30 +73,83 @@ func (l *tcpListener) Serve(establish listeners.EstablishFn) {
 			return
 		}
 		conn.SetDeadline(time.Now().Add(connectTimeout))
-		l.mu.Lock()
-		l.conns[conn] = struct{}{}
-		l.mu.Unlock()
+		if !l.gate.enter(conn) {
+			continue // draining: enter closed it
+		}
 		go func() {
+			defer l.gate.leave(conn)
 			if err := establish(l.id, conn); err != nil {
 				l.log.Debug("telemetry: mqtt client", slog.Any("err", err))
 			}
-			l.mu.Lock()
-			delete(l.conns, conn)
-			l.mu.Unlock()
 		}()
+	}
+}
+
+// stopAccepting closes the socket; Serve returns.
+func (l *tcpListener) stopAccepting() {
+	if l.closed.CompareAndSwap(false, true) && l.ln != nil {
+		l.ln.Close()
 	}
 }
 
 // Close stops accepting and closes every connection, also those that have
 // not sent CONNECT yet (mochi's Close waits for all of them).
 func (l *tcpListener) Close(closeClients listeners.CloseFn) {
-	if l.closed.CompareAndSwap(false, true) && l.ln != nil {
-		l.ln.Close()
-	}
+	l.stopAccepting()
 	closeClients(l.id)
-	l.mu.Lock()
-	for c := range l.conns {
+	l.gate.closeAll()
+}
+
+// connGate tracks the connections handed to mochi's establish function so
+// that Telemetry.Close can end them all, and wait for their goroutines to
+// return, before it calls mochi's Server.Close: mochi reads server state in
+// EstablishConnection without a lock, so a connection accepted while the
+// server closes is a data race inside mochi unless no establish call is in
+// flight by then.
+type connGate struct {
+	mu     sync.Mutex
+	closed bool                  // guarded by mu; enter refuses once set
+	conns  map[net.Conn]struct{} // in establish; guarded by mu
+	wg     sync.WaitGroup        // one per conn in establish
+}
+
+// enter registers c before it is handed to establish. It reports false,
+// and closes c, once the gate is draining.
+func (g *connGate) enter(c net.Conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		c.Close()
+		return false
+	}
+	if g.conns == nil {
+		g.conns = map[net.Conn]struct{}{}
+	}
+	g.conns[c] = struct{}{}
+	g.wg.Add(1)
+	return true
+}
+
+// leave is called when establish has returned for c.
+func (g *connGate) leave(c net.Conn) {
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+	g.wg.Done()
+}
+
+// closeAll refuses new connections and closes the current ones.
+func (g *connGate) closeAll() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	for c := range g.conns {
 		c.Close()
 	}
-	l.mu.Unlock()
+}
+
+// drain is closeAll, then waits until every establish call has returned.
+func (g *connGate) drain() {
+	g.closeAll()
+	g.wg.Wait()
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/bngbox/bngbox/pkg/aaa"
 	"github.com/bngbox/bngbox/pkg/session"
@@ -183,6 +184,37 @@ func (t *Telemetry) addListeners() error {
 	return nil
 }
 
+// quiesce ends every MQTT connection before mochi's Server.Close: it stops
+// accepting, sends MQTT 5 clients a DISCONNECT (server shutting down), closes
+// every connection (also those that never sent CONNECT) and waits until
+// mochi's establish calls have returned. See connGate for why.
+func (t *Telemetry) quiesce() {
+	type drainer interface {
+		ID() string
+		stopAccepting()
+	}
+	var ls []drainer
+	var gates []*connGate
+	if t.tcp != nil {
+		ls, gates = append(ls, t.tcp), append(gates, &t.tcp.gate)
+	}
+	if t.tlsl != nil {
+		ls, gates = append(ls, t.tlsl), append(gates, &t.tlsl.gate)
+	}
+	if t.ws != nil {
+		ls, gates = append(ls, t.ws), append(gates, &t.ws.gate)
+	}
+	for _, l := range ls {
+		l.stopAccepting()
+		for _, cl := range t.srv.Clients.GetByListener(l.ID()) {
+			_ = t.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
+	for _, g := range gates {
+		g.drain()
+	}
+}
+
 // closeListeners undoes addListeners when New fails.
 func (t *Telemetry) closeListeners() {
 	t.srv.Listeners.CloseAll(func(string) {})
@@ -334,6 +366,7 @@ func (t *Telemetry) Close() error {
 			errs = append(errs, t.bridge.close())
 		}
 		if t.started.Load() {
+			t.quiesce()
 			errs = append(errs, t.srv.Close())
 		} else {
 			t.closeListeners()

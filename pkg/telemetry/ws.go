@@ -25,6 +25,7 @@ type wsListener struct {
 	establish   listeners.EstablishFn
 	upgrader    websocket.Upgrader
 	closed      atomic.Bool
+	gate        connGate
 }
 
 var _ listeners.Listener = (*wsListener)(nil)
@@ -65,7 +66,8 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-func (l *wsListener) Close(closeClients listeners.CloseFn) {
+// stopAccepting closes the HTTP server and its socket; Serve returns.
+func (l *wsListener) stopAccepting() {
 	if l.closed.CompareAndSwap(false, true) {
 		if l.hs != nil {
 			l.hs.Close()
@@ -74,7 +76,12 @@ func (l *wsListener) Close(closeClients listeners.CloseFn) {
 			l.ln.Close() // hs.Close does not know it when Serve never ran
 		}
 	}
+}
+
+func (l *wsListener) Close(closeClients listeners.CloseFn) {
+	l.stopAccepting()
 	closeClients(l.id)
+	l.gate.closeAll() // hijacked connections are not the http.Server's
 }
 
 func (l *wsListener) handle(w http.ResponseWriter, r *http.Request) {
@@ -83,8 +90,13 @@ func (l *wsListener) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.Close()
-	c.UnderlyingConn().SetDeadline(time.Now().Add(connectTimeout)) // until CONNECT, see tcpListener
-	if err := l.establish(l.id, &wsConn{Conn: c.UnderlyingConn(), c: c}); err != nil {
+	uc := c.UnderlyingConn()
+	if !l.gate.enter(uc) {
+		return
+	}
+	defer l.gate.leave(uc)
+	uc.SetDeadline(time.Now().Add(connectTimeout)) // until CONNECT, see tcpListener
+	if err := l.establish(l.id, &wsConn{Conn: uc, c: c}); err != nil {
 		l.log.Debug("telemetry: websocket client", slog.Any("err", err))
 	}
 }
