@@ -35,6 +35,7 @@ TIMEOUT=${BENCH_TIMEOUT:-60s}
 RATE=${BENCH_RATE:-0}
 AUTH=${BENCH_AUTH:-pap}
 IPV6=${BENCH_IPV6:-1}
+PREFILL=${BENCH_PREFILL:-0}
 P=bbbench-$$
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces, TUN devices)"; exit 1; }
 [ -x "$BIN" ] || { echo "bench: $BIN not built (run make build)"; exit 1; }
@@ -67,7 +68,7 @@ sessions() { cli show stat json 2>/dev/null | tr -d ' \n' | sed -n 's/.*"startin
 say "machine"
 echo "  $(nproc) CPU, $(uname -r), $(go version 2>/dev/null | cut -d' ' -f3-), $(. /etc/os-release && echo "$PRETTY_NAME")"
 echo "  load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "  sessions $N, hold $HOLD, lcp-echo-interval $ECHO, unit-cache $CACHE, auth $AUTH, ipv6 $IPV6"
+echo "  sessions $N, hold $HOLD, lcp-echo-interval $ECHO, unit-cache $CACHE, prefill $PREFILL, auth $AUTH, ipv6 $IPV6"
 
 for ns in sub bng; do ip netns add "$P-$ns"; ip -n "$P-$ns" link set lo up; done
 ip link add "${P}a" type veth peer name "${P}b"
@@ -81,7 +82,7 @@ ip -n "$P-sub" link set sub0 up; ip -n "$P-bng" link set acc0 up
 awk -v n="$N" 'BEGIN { print "users:"; for (i = 1; i <= n; i++) printf "  - {name: user%04d, password: secret}\n", i }' > "$dir/users.yaml"
 cat > "$dir/bngbox.yaml" <<YAML
 dataplane: userspace
-userspace: {unit-cache: $CACHE}
+userspace: {unit-cache: $CACHE, unit-cache-prefill: $([ "$PREFILL" = 1 ] && echo true || echo false)}
 log: {level: warn}
 pppoe:
   interfaces: [{name: acc0, vlans: [untagged]}]
@@ -103,6 +104,14 @@ env ${BENCH_PPROF:+BNGBOX_PPROF_LISTEN=$BENCH_PPROF} ip netns exec "$P-bng" "$BI
 daemon=$!
 for _ in $(seq 100); do [ -S "$dir/cli.sock" ] && cli show stat >/dev/null 2>&1 && break; sleep 0.1; done
 cli show stat >/dev/null || { cat "$dir/bngbox.log"; exit 1; }
+if [ "$PREFILL" = 1 ] && [ "$CACHE" -gt 0 ]; then
+	t0=$SECONDS
+	while [ "$(ip -n "$P-bng" -o link show group 25186 | wc -l)" -lt "$CACHE" ]; do
+		kill -0 "$daemon" || { cat "$dir/bngbox.log"; exit 1; }
+		sleep 0.2
+	done
+	echo "  unit cache prefilled: $CACHE devices in $((SECONDS - t0)) s"
+fi
 sleep 1
 rss0=$(rss_kib "$daemon")
 echo "  bngbox pid $daemon, VmRSS idle $rss0 KiB"
@@ -150,11 +159,11 @@ wave() {
 	sleep 2
 }
 
-wave cold
+if [ "$PREFILL" = 1 ] && [ "$CACHE" -gt 0 ]; then wave prefilled; else wave cold; fi
 [ "$CACHE" -gt 0 ] && wave cached
 echo "  bngbox VmRSS after teardown: $(rss_kib "$daemon") KiB"
 
 say "reproduce"
-echo "  BENCH_SESSIONS=$N BENCH_HOLD=$HOLD BENCH_ECHO=$ECHO BENCH_UNIT_CACHE=$CACHE${CONC:+ BENCH_CONCURRENCY=$CONC} BENCH_RATE=$RATE BENCH_TIMEOUT=$TIMEOUT BENCH_IPV6=$IPV6 make bench-system"
+echo "  BENCH_SESSIONS=$N BENCH_HOLD=$HOLD BENCH_ECHO=$ECHO BENCH_UNIT_CACHE=$CACHE${CONC:+ BENCH_CONCURRENCY=$CONC} BENCH_RATE=$RATE BENCH_TIMEOUT=$TIMEOUT BENCH_IPV6=$IPV6 BENCH_PREFILL=$PREFILL make bench-system"
 [ "$fail" = 0 ] || { echo "bench: FAILED"; tail -20 "$dir/bngbox.log"; exit 1; }
 echo "bench: ok"

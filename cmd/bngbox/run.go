@@ -131,6 +131,9 @@ func (d *daemon) start() error {
 			return fmt.Errorf("userspace dataplane: %w", err)
 		}
 		d.dp = tdp
+		if cfg.Userspace.UnitCachePrefill && cfg.Userspace.UnitCache > 0 {
+			go d.prefillUnits(tdp, cfg.PPP.MRU)
+		}
 	}
 
 	for _, p := range cfg.Pools {
@@ -447,4 +450,17 @@ func (f accessFunc) Hangup(msg string, peerGone bool) { f(msg, peerGone) }
 // selectDataplane applies dataplane: auto|kernel|userspace.
 func selectDataplane(mode string) (kind, why string, err error) {
 	return dataplane.Select(mode)
+}
+
+// prefillUnits fills the userspace dataplane's unit cache in the background
+// (userspace.unit-cache-prefill). The whole process is in one network
+// namespace, so any thread may create the devices.
+func (d *daemon) prefillUnits(tdp *tun.Dataplane, mtu int) {
+	t0 := time.Now()
+	n, err := tdp.Prefill(mtu)
+	if err != nil {
+		d.log.Warn("unit cache prefill stopped", "devices", n, slog.Any("err", err))
+		return
+	}
+	d.log.Info("unit cache prefilled", "devices", n, "took", time.Since(t0).Round(time.Millisecond))
 }

@@ -54,9 +54,13 @@ type NAS struct {
 
 // Userspace tunes the userspace (TUN) dataplane.
 type Userspace struct {
-	// UnitCache is how many ppp<N> devices of ended sessions are kept, down,
-	// for reuse by new sessions (accel-ppp's unit-cache); 0 deletes them.
+	// UnitCache is how many ppp<N> devices of ended sessions are kept, up
+	// without addresses, for reuse by new sessions (accel-ppp's
+	// unit-cache); 0 deletes them.
 	UnitCache int `yaml:"unit-cache"`
+	// UnitCachePrefill creates the UnitCache devices at start, in the
+	// background, so that the first sessions reuse devices too.
+	UnitCachePrefill bool `yaml:"unit-cache-prefill"`
 }
 
 // PPPoE configures the access concentrator.

@@ -50,6 +50,7 @@ type tunDev struct {
 	name string
 	unit int
 	idx  int
+	up   bool // IFF_UP set; parked devices stay up
 	mtu  atomic.Int32
 	stop atomic.Bool   // set by Close before it wakes the reader
 	done chan struct{} // closed when runTUNReader returns; nil if it never ran
@@ -174,25 +175,22 @@ func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
 			return nil, err
 		}
 		d = &tunDev{f: f, name: f.Name(), unit: unit, idx: idx}
-		err = nl.linkSet(idx, cfg.MTU, s.dp.opts.Group, true, linkKeep)
-		if errors.Is(err, unix.EAFNOSUPPORT) { // no IPv6 in this kernel
-			err = nl.linkSet(idx, cfg.MTU, s.dp.opts.Group, false, linkKeep)
-		}
-		if err != nil {
+		if err := s.dp.initDev(d, cfg.MTU); err != nil {
 			s.dp.deleteDev(d)
 			return nil, err
 		}
 		old = dataplane.LinkConfig{MTU: cfg.MTU}
-	} else if err := d.f.SetReadDeadline(time.Time{}); err != nil {
+	} else if err := d.reuse(); err != nil {
 		s.dp.deleteDev(d)
-		return nil, fmt.Errorf("tun: reuse %s: %w", d.name, err)
+		return nil, err
 	}
 	d.stop.Store(false)
 	d.done = nil // no reader until the device is configured
 	d.mtu.Store(int32(cfg.MTU))
 	err := s.apply(d, old, cfg)
-	if err == nil {
+	if err == nil && !d.up {
 		err = nl.linkSet(d.idx, 0, 0, false, linkUp)
+		d.up = err == nil
 	}
 	if err != nil {
 		s.dp.deleteDev(d)
@@ -201,6 +199,32 @@ func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
 	d.done = make(chan struct{})
 	go s.runTUNReader(d)
 	return d, nil
+}
+
+// reuse readies a parked device: it clears the read deadline that stopped
+// its last reader and discards what the kernel queued while it was parked
+// (packets routed to the previous session before its addresses went), so
+// that none of it reaches the new subscriber.
+func (d *tunDev) reuse() error {
+	if err := d.f.SetReadDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("tun: reuse %s: %w", d.name, err)
+	}
+	rc, err := d.f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("tun: reuse %s: %w", d.name, err)
+	}
+	var buf [64]byte // a truncated read still dequeues the whole packet
+	cerr := rc.Control(func(fd uintptr) {
+		for {
+			if _, err := unix.Read(int(fd), buf[:]); err != nil {
+				return // EAGAIN: empty
+			}
+		}
+	})
+	if cerr != nil {
+		return fmt.Errorf("tun: reuse %s: %w", d.name, cerr)
+	}
+	return nil
 }
 
 // reconfigure applies the difference between s.cfg and cfg.
@@ -240,12 +264,12 @@ func (s *session) apply(d *tunDev, old, cfg dataplane.LinkConfig) error {
 	}
 	if old.LocalIfaceID != cfg.LocalIfaceID || old.PeerIfaceID != cfg.PeerIfaceID {
 		if old.PeerIfaceID != 0 {
-			if err := nl.addr(false, d.idx, ll6(old.LocalIfaceID), ll6(old.PeerIfaceID), 64); err != nil {
+			if err := nl.addr(false, d.idx, ll6(old.LocalIfaceID), ll6(old.PeerIfaceID), 128); err != nil {
 				return err
 			}
 		}
 		if cfg.PeerIfaceID != 0 {
-			if err := nl.addr(true, d.idx, ll6(cfg.LocalIfaceID), ll6(cfg.PeerIfaceID), 64); err != nil {
+			if err := nl.addr(true, d.idx, ll6(cfg.LocalIfaceID), ll6(cfg.PeerIfaceID), 128); err != nil {
 				return err
 			}
 		}

@@ -35,10 +35,11 @@ type Options struct {
 	SyncClose bool
 	// MaxDeleting bounds concurrent background deletions; 0 means 16.
 	MaxDeleting int
-	// IdleDevices is how many closed sessions' devices are kept, down,
-	// for reuse by later sessions instead of being deleted; 0 deletes
-	// every device on Close. Reuse skips the TUN creation and, above all,
-	// the kernel's slow device deletion; the name (ppp<N>) is reused too.
+	// IdleDevices is how many closed sessions' devices are kept, up but
+	// without addresses, for reuse by later sessions instead of being
+	// deleted; 0 deletes every device on Close. Reuse skips the TUN
+	// creation, the link-up (an IPv6 FIB walk) and, above all, the
+	// kernel's slow device deletion; the name (ppp<N>) is reused too.
 	IdleDevices int
 }
 
@@ -121,20 +122,78 @@ func (d *Dataplane) newTUN() (*os.File, int, int, error) {
 	return nil, 0, 0, errors.New("tun: no free interface unit after 64 names taken")
 }
 
-// idleDev is a parked device and the config it still carries.
+// initDev sets a new device's MTU, link group and IPv6 address generation
+// mode (none: no kernel link-local, DAD or MLD for it), one request.
+func (d *Dataplane) initDev(dev *tunDev, mtu int) error {
+	err := d.nl.linkSet(dev.idx, mtu, d.opts.Group, true, linkKeep)
+	if errors.Is(err, unix.EAFNOSUPPORT) { // no IPv6 in this kernel
+		err = d.nl.linkSet(dev.idx, mtu, d.opts.Group, false, linkKeep)
+	}
+	return err
+}
+
+// Prefill creates devices for the idle pool until it holds
+// Options.IdleDevices, each configured with mtu and up, so that the first
+// sessions after start reuse devices as later ones do. It runs on the
+// caller's thread, which must be in the dataplane's network namespace, and
+// returns how many devices it made; it stops early when the dataplane
+// closes or a device cannot be created.
+func (d *Dataplane) Prefill(mtu int) (int, error) {
+	if mtu == 0 {
+		mtu = DefaultMTU
+	}
+	made := 0
+	for {
+		d.idleMu.Lock()
+		full := d.idle == nil || len(d.idle) >= d.opts.IdleDevices
+		d.idleMu.Unlock()
+		if full {
+			return made, nil
+		}
+		f, unit, idx, err := d.newTUN()
+		if err != nil {
+			return made, err
+		}
+		dev := &tunDev{f: f, name: f.Name(), unit: unit, idx: idx}
+		if err = d.initDev(dev, mtu); err == nil {
+			err = d.nl.linkSet(idx, 0, 0, false, linkUp)
+		}
+		if err != nil {
+			d.deleteDev(dev)
+			return made, err
+		}
+		dev.up = true
+		if !d.park(dev, dataplane.LinkConfig{MTU: mtu}) {
+			d.deleteDev(dev)
+			return made, nil
+		}
+		made++
+	}
+}
+
+// idleDev is a parked device and the config it still carries (its MTU).
 type idleDev struct {
 	d   *tunDev
 	cfg dataplane.LinkConfig
 }
 
-// park keeps a closed session's device for reuse: it brings it down (which
-// removes its routes) and leaves its addresses for the next Up to diff
-// against. It reports false when the pool is full or closed.
+// park keeps a closed session's device for reuse: it removes the session's
+// addresses (and with them its routes) and leaves the device up, so that
+// reuse costs only the new addresses. Bringing a device down and up makes
+// the kernel walk the whole IPv6 FIB twice (rt6_sync_down_dev,
+// rt6_sync_up), which grows with the number of sessions. It reports false
+// when the pool is full or closed, or the addresses could not be removed.
 func (d *Dataplane) park(dev *tunDev, cfg dataplane.LinkConfig) bool {
 	d.idleMu.Lock()
 	ok := d.idle != nil && len(d.idle) < d.opts.IdleDevices
 	d.idleMu.Unlock()
-	if !ok || d.nl.linkSet(dev.idx, 0, 0, false, linkDown) != nil {
+	if !ok {
+		return false
+	}
+	if cfg.PeerIP.IsValid() && d.nl.addr(false, dev.idx, cfg.LocalIP, cfg.PeerIP, 32) != nil {
+		return false
+	}
+	if cfg.PeerIfaceID != 0 && d.nl.addr(false, dev.idx, ll6(cfg.LocalIfaceID), ll6(cfg.PeerIfaceID), 128) != nil {
 		return false
 	}
 	d.idleMu.Lock()
@@ -142,7 +201,7 @@ func (d *Dataplane) park(dev *tunDev, cfg dataplane.LinkConfig) bool {
 	if d.idle == nil || len(d.idle) >= d.opts.IdleDevices {
 		return false
 	}
-	d.idle = append(d.idle, idleDev{dev, cfg})
+	d.idle = append(d.idle, idleDev{dev, dataplane.LinkConfig{MTU: cfg.MTU}})
 	return true
 }
 
