@@ -93,7 +93,7 @@ func (m *Manager) Start(p Params) (*Session, error) {
 		m:       m,
 		id:      m.deps.IDs.Next(),
 		p:       p,
-		ctl:     make(chan ctlFrame, 32),
+		ctl:     make(chan ctlFrame, 16),
 		cmds:    make(chan func(), 8),
 		done:    make(chan struct{}),
 		started: time.Now(),

@@ -93,30 +93,30 @@ func (r *rtnl) runExecLoop() {
 // instead of attaching to an existing device of that name.
 const iffTUNExcl = 0x8000
 
-// openTUN creates a new, non-persistent TUN device named prefix<unit> and
-// returns its file (non-blocking, in the Go netpoller) and index. It never
+// openTUN creates a new, non-persistent TUN device named name and returns
+// its file descriptor (non-blocking, for the pollers) and index. It never
 // attaches to an existing device: EBUSY means the name is taken.
-func (r *rtnl) openTUN(name string) (*os.File, int, error) {
+func (r *rtnl) openTUN(name string) (int, int, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, 0, fmt.Errorf("tun: %w", &os.PathError{Op: "open", Path: "/dev/net/tun", Err: err})
+		return -1, 0, fmt.Errorf("tun: %w", &os.PathError{Op: "open", Path: "/dev/net/tun", Err: err})
 	}
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		unix.Close(fd)
-		return nil, 0, fmt.Errorf("tun: %w", err)
+		return -1, 0, fmt.Errorf("tun: %w", err)
 	}
 	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | iffTUNExcl)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
-		return nil, 0, fmt.Errorf("tun: %s: %w", name, os.NewSyscallError("ioctl TUNSETIFF", err))
+		return -1, 0, fmt.Errorf("tun: %s: %w", name, os.NewSyscallError("ioctl TUNSETIFF", err))
 	}
 	idx, err := r.ifindex(name)
 	if err != nil {
 		unix.Close(fd)
-		return nil, 0, err
+		return -1, 0, err
 	}
-	return os.NewFile(uintptr(fd), name), idx, nil
+	return fd, idx, nil
 }
 
 func (r *rtnl) ifindex(name string) (int, error) {

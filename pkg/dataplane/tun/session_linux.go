@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/bngbox/bngbox/pkg/dataplane"
 	"golang.org/x/sys/unix"
@@ -44,16 +42,19 @@ type session struct {
 	rxBytes, rxPackets, txBytes, txPackets atomic.Uint64
 }
 
-// tunDev is a session's TUN device.
+// tunDev is a session's TUN device. Its poller reads it from creation to
+// deletion and sends what it reads for the owner.
 type tunDev struct {
-	f    *os.File
+	fd   int // non-blocking
 	name string
 	unit int
 	idx  int
 	up   bool // IFF_UP set; parked devices stay up
 	mtu  atomic.Int32
-	stop atomic.Bool   // set by Close before it wakes the reader
-	done chan struct{} // closed when runTUNReader returns; nil if it never ran
+	poll *poller
+
+	rmu   sync.Mutex               // held by the poller while it reads and sends a batch
+	owner atomic.Pointer[session] // nil while configuring or parked; set under rmu
 }
 
 var _ dataplane.Session = (*session)(nil)
@@ -87,7 +88,7 @@ func (s *session) receive(proto uint16, payload []byte) {
 
 // deliver writes one IP packet to the TUN device.
 func (s *session) deliver(d *tunDev, pkt []byte) {
-	if _, err := d.f.Write(pkt); err != nil {
+	if _, err := unix.Write(d.fd, pkt); err != nil {
 		s.drops.add(dropTUNWrite)
 		return
 	}
@@ -170,22 +171,16 @@ func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
 	nl := s.dp.nl
 	d, old := s.dp.takeIdle()
 	if d == nil {
-		f, unit, idx, err := s.dp.newTUN()
-		if err != nil {
+		var err error
+		if d, err = s.dp.newTUN(); err != nil {
 			return nil, err
 		}
-		d = &tunDev{f: f, name: f.Name(), unit: unit, idx: idx}
 		if err := s.dp.initDev(d, cfg.MTU); err != nil {
 			s.dp.deleteDev(d)
 			return nil, err
 		}
 		old = dataplane.LinkConfig{MTU: cfg.MTU}
-	} else if err := d.reuse(); err != nil {
-		s.dp.deleteDev(d)
-		return nil, err
 	}
-	d.stop.Store(false)
-	d.done = nil // no reader until the device is configured
 	d.mtu.Store(int32(cfg.MTU))
 	err := s.apply(d, old, cfg)
 	if err == nil && !d.up {
@@ -196,35 +191,8 @@ func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
 		s.dp.deleteDev(d)
 		return nil, err
 	}
-	d.done = make(chan struct{})
-	go s.runTUNReader(d)
+	d.attach(s)
 	return d, nil
-}
-
-// reuse readies a parked device: it clears the read deadline that stopped
-// its last reader and discards what the kernel queued while it was parked
-// (packets routed to the previous session before its addresses went), so
-// that none of it reaches the new subscriber.
-func (d *tunDev) reuse() error {
-	if err := d.f.SetReadDeadline(time.Time{}); err != nil {
-		return fmt.Errorf("tun: reuse %s: %w", d.name, err)
-	}
-	rc, err := d.f.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("tun: reuse %s: %w", d.name, err)
-	}
-	var buf [64]byte // a truncated read still dequeues the whole packet
-	cerr := rc.Control(func(fd uintptr) {
-		for {
-			if _, err := unix.Read(int(fd), buf[:]); err != nil {
-				return // EAGAIN: empty
-			}
-		}
-	})
-	if cerr != nil {
-		return fmt.Errorf("tun: reuse %s: %w", d.name, cerr)
-	}
-	return nil
 }
 
 // reconfigure applies the difference between s.cfg and cfg.
@@ -277,38 +245,20 @@ func (s *session) apply(d *tunDev, old, cfg dataplane.LinkConfig) error {
 	return nil
 }
 
-// runTUNReader encapsulates what the kernel routes into the TUN device and
-// sends it to the subscriber, until the device is closed.
-func (s *session) runTUNReader(d *tunDev) {
-	defer close(d.done)
-	size := func() int { return maxHdr + max(int(d.mtu.Load()), 1500) }
-	buf := make([]byte, size())
-	for {
-		if need := size(); need > len(buf) {
-			buf = make([]byte, need)
-		}
-		n, err := d.f.Read(buf[maxHdr:])
-		if err != nil {
-			if d.stop.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
-				return
-			}
-			if !errors.Is(err, os.ErrClosed) {
-				s.log.Error("tun read failed", "iface", d.name, slog.Any("err", err))
-			}
-			return
-		}
-		proto := ipProto(buf[maxHdr : maxHdr+n])
-		if proto == 0 {
-			s.drops.add(dropNotIP)
-			continue
-		}
-		if err := s.send(buf, n, proto); err != nil {
-			s.drops.add(dropWrite)
-			continue
-		}
-		s.txPackets.Add(1)
-		s.txBytes.Add(uint64(n))
+// transmit sends the IP packet buf[maxHdr:maxHdr+n] that the kernel routed
+// into the session's device to the subscriber (the device's poller).
+func (s *session) transmit(buf []byte, n int) {
+	proto := ipProto(buf[maxHdr : maxHdr+n])
+	if proto == 0 {
+		s.drops.add(dropNotIP)
+		return
 	}
+	if err := s.send(buf, n, proto); err != nil {
+		s.drops.add(dropWrite)
+		return
+	}
+	s.txPackets.Add(1)
+	s.txBytes.Add(uint64(n))
 }
 
 // send sends the IP packet buf[maxHdr:maxHdr+n] to the subscriber.
@@ -363,16 +313,9 @@ func (s *session) Close() error {
 	if d == nil {
 		return nil
 	}
-	// Wake the reader without closing the file, so that the expensive
-	// close(2) runs where we choose, not in the reader goroutine.
-	d.stop.Store(true)
-	if err := d.f.SetReadDeadline(time.Unix(1, 0)); err != nil {
-		d.f.Close()
-		<-d.done
-		s.dp.units.put(d.unit)
-		return fmt.Errorf("tun: close %s: %w", d.name, err)
-	}
-	<-d.done
+	// Stop sending for this session; the expensive close(2) of the device
+	// runs where we choose, below or in the background.
+	d.detach()
 	if s.dp.park(d, s.cfg) {
 		return nil
 	}

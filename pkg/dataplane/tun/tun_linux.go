@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -51,6 +51,8 @@ type Dataplane struct {
 	log  *slog.Logger
 	opts Options
 	nl   *rtnl
+
+	pollers []*poller // read the session devices; one per CPU
 
 	units   unitAlloc
 	idleMu  sync.Mutex
@@ -99,27 +101,45 @@ func New(log *slog.Logger, opts Options) (*Dataplane, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{}), l2tp: make(map[*session]struct{}),
-		reapSem: make(chan struct{}, opts.MaxDeleting), idle: []idleDev{}}, nil
+	d := &Dataplane{log: log, opts: opts, nl: r, ports: make(map[*port]struct{}), l2tp: make(map[*session]struct{}),
+		reapSem: make(chan struct{}, opts.MaxDeleting), idle: []idleDev{}}
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		p, err := newPoller(log)
+		if err != nil {
+			d.closePollers()
+			r.close()
+			return nil, err
+		}
+		d.pollers = append(d.pollers, p)
+	}
+	return d, nil
 }
 
-// newTUN creates the session device with the lowest free unit. A unit
-// whose name some other device holds stays marked used and is skipped.
-func (d *Dataplane) newTUN() (*os.File, int, int, error) {
+// newTUN creates the session device with the lowest free unit and
+// registers it with a poller (no owner yet). A unit whose name some other
+// device holds stays marked used and is skipped.
+func (d *Dataplane) newTUN() (*tunDev, error) {
 	for range 64 {
 		unit := d.units.get()
-		f, idx, err := d.nl.openTUN(d.opts.NamePrefix + strconv.Itoa(unit))
+		name := d.opts.NamePrefix + strconv.Itoa(unit)
+		fd, idx, err := d.nl.openTUN(name)
 		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
 			d.log.Warn("interface name taken, skipping unit", "unit", unit)
 			continue
 		}
 		if err != nil {
 			d.units.put(unit)
-			return nil, 0, 0, err
+			return nil, err
 		}
-		return f, unit, idx, nil
+		dev := &tunDev{fd: fd, name: name, unit: unit, idx: idx, poll: d.pollers[idx%len(d.pollers)]}
+		if err := dev.poll.add(dev); err != nil {
+			unix.Close(fd)
+			d.units.put(unit)
+			return nil, err
+		}
+		return dev, nil
 	}
-	return nil, 0, 0, errors.New("tun: no free interface unit after 64 names taken")
+	return nil, errors.New("tun: no free interface unit after 64 names taken")
 }
 
 // initDev sets a new device's MTU, link group and IPv6 address generation
@@ -150,13 +170,12 @@ func (d *Dataplane) Prefill(mtu int) (int, error) {
 		if full {
 			return made, nil
 		}
-		f, unit, idx, err := d.newTUN()
+		dev, err := d.newTUN()
 		if err != nil {
 			return made, err
 		}
-		dev := &tunDev{f: f, name: f.Name(), unit: unit, idx: idx}
 		if err = d.initDev(dev, mtu); err == nil {
-			err = d.nl.linkSet(idx, 0, 0, false, linkUp)
+			err = d.nl.linkSet(dev.idx, 0, 0, false, linkUp)
 		}
 		if err != nil {
 			d.deleteDev(dev)
@@ -217,13 +236,12 @@ func (d *Dataplane) takeIdle() (*tunDev, dataplane.LinkConfig) {
 	return i.d, i.cfg
 }
 
-// deleteDev closes the device's file, which deletes the non-persistent
-// TUN device, waits for its reader if one ran, and frees its unit.
+// deleteDev unregisters the device from its poller and closes its file
+// descriptor, which deletes the non-persistent TUN device (the kernel takes
+// tens of milliseconds), and frees its unit.
 func (d *Dataplane) deleteDev(dev *tunDev) error {
-	err := dev.f.Close()
-	if dev.done != nil {
-		<-dev.done
-	}
+	dev.poll.remove(dev)
+	err := unix.Close(dev.fd)
 	d.units.put(dev.unit)
 	if err != nil {
 		return fmt.Errorf("tun: close %s: %w", dev.name, err)
@@ -336,6 +354,13 @@ func (d *Dataplane) Close() error {
 		}()
 	}
 	d.reap.Wait()
+	d.closePollers()
 	d.nl.close()
 	return errors.Join(errs...)
+}
+
+func (d *Dataplane) closePollers() {
+	for _, p := range d.pollers {
+		p.close()
+	}
 }
