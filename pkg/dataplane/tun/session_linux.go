@@ -53,7 +53,7 @@ type tunDev struct {
 	mtu  atomic.Int32
 	poll *poller
 
-	rmu   sync.Mutex               // held by the poller while it reads and sends a batch
+	rmu   sync.Mutex              // held by the poller while it reads and sends a batch
 	owner atomic.Pointer[session] // nil while configuring or parked; set under rmu
 }
 
