@@ -7,8 +7,9 @@
 // goroutine passes discovery frames to the DiscoveryFunc and demultiplexes
 // session frames by (peer MAC, VLAN IDs, session ID): IPv4 (0x0021) and
 // IPv6 (0x0057) go to the session's TUN device, every other PPP protocol to
-// its Control callback. One goroutine per session reads the TUN device and
-// sends the packets, encapsulated (Ethernet, tags, PPPoE, PPP), to the port.
+// its Control callback. A few pollers (one goroutine per CPU, epoll over
+// every session's TUN device) read what the kernel routes into the devices
+// and send it, encapsulated (Ethernet, tags, PPPoE, PPP), to the port.
 //
 // Up creates the device with two netlink requests for IPv4 (RTM_NEWLINK for
 // MTU, group and IFF_UP; RTM_NEWADDR local peer remote/32, which also makes
@@ -17,6 +18,6 @@
 // process dying, deletes them. They carry the link group Options.Group, and
 // New deletes marked ppp* TUN devices it finds.
 //
-// Not supported: L2TP sessions, multilink PPP, more than two VLAN tags,
-// batched TUN I/O (one read/write per packet).
+// Not supported: multilink PPP, more than two VLAN tags, batched TUN I/O
+// (one read/write per packet).
 package tun

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,8 +20,14 @@ import (
 // A device stays registered from creation to deletion, parked or not. What
 // it reads is sent for the device's current owner (tunDev.owner); with no
 // owner (configuring, parked) it is discarded.
+//
+// The epoll descriptor is itself non-blocking and sits in the Go runtime's
+// netpoller (an epoll fd is readable while it has ready events): run parks
+// like any goroutine reading a socket instead of blocking a thread in
+// epoll_wait, and drains the ready list with epoll_wait(0) when woken.
 type poller struct {
 	log  *slog.Logger
+	ep   *os.File // the epoll fd
 	epfd int
 	wake int // eventfd: Close writes it to stop run
 
@@ -39,6 +46,10 @@ func newPoller(log *slog.Logger) (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tun: %w", os.NewSyscallError("epoll_create1", err))
 	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("tun: %w", os.NewSyscallError("fcntl", err))
+	}
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		unix.Close(epfd)
@@ -50,8 +61,15 @@ func newPoller(log *slog.Logger) (*poller, error) {
 		unix.Close(wake)
 		return nil, fmt.Errorf("tun: %w", os.NewSyscallError("epoll_ctl", err))
 	}
-	p := &poller{log: log, epfd: epfd, wake: wake, devs: make(map[int32]*tunDev), done: make(chan struct{})}
-	go p.run()
+	p := &poller{log: log, ep: os.NewFile(uintptr(epfd), "tun-epoll"), epfd: epfd, wake: wake,
+		devs: make(map[int32]*tunDev), done: make(chan struct{})}
+	rc, err := p.ep.SyscallConn()
+	if err != nil {
+		p.ep.Close()
+		unix.Close(wake)
+		return nil, fmt.Errorf("tun: epoll: %w", err)
+	}
+	go p.run(rc)
 	return p, nil
 }
 
@@ -82,30 +100,42 @@ func (p *poller) remove(d *tunDev) {
 	p.mu.Unlock()
 }
 
-func (p *poller) run() {
+func (p *poller) run(rc syscall.RawConn) {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 128)
 	buf := make([]byte, maxHdr+65536)
-	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err != nil {
+	var ferr error
+	err := rc.Read(func(fd uintptr) bool {
+		for {
+			n, err := unix.EpollWait(int(fd), events, 0)
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			p.log.Error("tun: epoll_wait failed", slog.Any("err", err))
-			return
-		}
-		for _, ev := range events[:n] {
-			if int(ev.Fd) == p.wake {
-				return
+			if err != nil {
+				ferr = err
+				return true
 			}
-			p.mu.RLock()
-			d := p.devs[ev.Fd]
-			p.mu.RUnlock()
-			if d != nil {
-				d.readBatch(buf)
+			if n == 0 {
+				return false // park until the epoll fd is readable again
+			}
+			for _, ev := range events[:n] {
+				if int(ev.Fd) == p.wake {
+					return true
+				}
+				p.mu.RLock()
+				d := p.devs[ev.Fd]
+				p.mu.RUnlock()
+				if d != nil {
+					d.readBatch(buf)
+				}
 			}
 		}
+	})
+	if err == nil {
+		err = ferr
+	}
+	if err != nil {
+		p.log.Error("tun: epoll_wait failed", slog.Any("err", err))
 	}
 }
 
@@ -114,7 +144,7 @@ func (p *poller) close() {
 	one := [8]byte{1} // any non-zero counter value, whatever the byte order
 	unix.Write(p.wake, one[:])
 	<-p.done
-	unix.Close(p.epfd)
+	p.ep.Close()
 	unix.Close(p.wake)
 }
 
