@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -168,7 +169,7 @@ func (p *port) readLoop() {
 			continue
 		}
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed) { // afpacket wraps os.ErrClosed
 				p.log.Error("port read failed", slog.Any("err", err))
 			}
 			return
