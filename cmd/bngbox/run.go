@@ -331,6 +331,7 @@ func sessionConfig(c *config.Config) session.Config {
 			sc.PPP.Auth = append(sc.PPP.Auth, aaa.CHAP)
 		}
 	}
+	sc.PPP.IPv6IntfID, _ = config.ParseIntfID(c.PPP.IPv6IntfID) // validated
 	for _, s := range c.PPP.DNS {
 		sc.PPP.DNS = append(sc.PPP.DNS, netip.MustParseAddr(s))
 	}

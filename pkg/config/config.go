@@ -5,8 +5,10 @@ package config
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -99,6 +101,36 @@ type PPP struct {
 	LocalIP         string        `yaml:"local-ip"`
 	DNS             []string      `yaml:"dns"`
 	IPv6            bool          `yaml:"ipv6"`
+	// IPv6IntfID is our IPv6CP interface identifier, the same on every
+	// session ("::1", "0:0:0:1" as accel-ppp writes it), or "random" for a
+	// fresh one per session.
+	IPv6IntfID string `yaml:"ipv6-intf-id"`
+}
+
+// ParseIntfID parses an IPv6 interface identifier: the low 64 bits of an
+// IPv6 address written "::1" or "::a:b:c:d", or four 16-bit hex groups
+// "a:b:c:d" (accel-ppp's ipv6-intf-id). "random" is 0. Zero itself is not
+// an identifier (RFC 5072 §4.1).
+func ParseIntfID(s string) (uint64, error) {
+	if s == "random" {
+		return 0, nil
+	}
+	if !strings.Contains(s, "::") && strings.Count(s, ":") == 3 {
+		s = "::" + s
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return 0, fmt.Errorf("%q: want an interface identifier like ::1 or 0:0:0:1, or random", s)
+	}
+	b := a.As16()
+	if [8]byte(b[:8]) != [8]byte{} {
+		return 0, fmt.Errorf("%q: only the low 64 bits may be set", s)
+	}
+	id := binary.BigEndian.Uint64(b[8:])
+	if id == 0 {
+		return 0, fmt.Errorf("%q: the identifier must not be zero", s)
+	}
+	return id, nil
 }
 
 // Pool is an IPv4 address pool: a prefix or a start-end range.
@@ -175,6 +207,7 @@ func Default() *Config {
 			AuthTimeout:     30 * time.Second,
 			LocalIP:         "100.64.0.1",
 			IPv6:            true,
+			IPv6IntfID:      "::1",
 		},
 		Auth:       Auth{Backend: "local"},
 		Accounting: Accounting{InterimInterval: 5 * time.Minute},

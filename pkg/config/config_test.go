@@ -208,3 +208,33 @@ func TestShaperKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestParseIntfID(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"::1", 1, true},
+		{"0:0:0:1", 1, true},
+		{"::a:b:c:d", 0x000a000b000c000d, true},
+		{"1:2:3:4", 0x0001000200030004, true},
+		{"random", 0, true},
+		{"::", 0, false},
+		{"0:0:0:0", 0, false},
+		{"2001:db8::1", 0, false},
+		{"1.2.3.4", 0, false},
+		{"::ffff:1.2.3.4", 0, false},
+		{"x", 0, false},
+		{"", 0, false},
+	} {
+		got, err := ParseIntfID(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("ParseIntfID(%q) = %#x, %v; want %#x, ok %v", c.in, got, err, c.want, c.ok)
+		}
+	}
+	_, err := Parse("x.yaml", []byte(base+"ppp:\n  ipv6-intf-id: \"2001:db8::1\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "x.yaml:5: ppp.ipv6-intf-id") {
+		t.Errorf("bad ipv6-intf-id: err = %v", err)
+	}
+}

@@ -64,6 +64,9 @@ func (c *Config) Validate() error {
 	}
 
 	positive(p, "ppp.mru", c.PPP.MRU, 576, 9000)
+	if _, err := ParseIntfID(c.PPP.IPv6IntfID); err != nil {
+		p.add("ppp.ipv6-intf-id", "%v", err)
+	}
 	if len(c.PPP.Auth) == 0 {
 		p.add("ppp.auth", "list at least one of chap, pap")
 	}

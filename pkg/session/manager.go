@@ -43,6 +43,7 @@ type PPPConfig struct {
 	LocalIP      netip.Addr
 	DNS          []netip.Addr
 	IPv6         bool
+	IPv6IntfID   uint64 // our IPv6CP interface identifier; 0: random per session
 }
 
 // Config is the session layer's policy.

@@ -22,6 +22,7 @@ func (c *Config) pppConfig() *ppp.Config {
 		EchoFailures: c.PPP.EchoFailure,
 		LocalIP:      c.PPP.LocalIP,
 		IPv6:         c.PPP.IPv6,
+		LocalIfaceID: c.PPP.IPv6IntfID,
 	}
 	for _, m := range c.PPP.Auth {
 		switch m {

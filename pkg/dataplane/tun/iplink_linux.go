@@ -201,6 +201,10 @@ func (r *rtnl) addr(add bool, idx int, local, peer netip.Addr, plen int) error {
 	req.AddData(msg)
 	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, local.AsSlice()))
 	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, peer.AsSlice()))
+	if local.Is6() && local == peer {
+		// No peer: no prefix route either (the peer gets a /128 route).
+		req.AddData(nl.NewRtAttr(unix.IFA_FLAGS, nl.Uint32Attr(unix.IFA_F_NODAD|unix.IFA_F_NOPREFIXROUTE)))
+	}
 	err := r.exec(req)
 	if !add && errors.Is(err, unix.EADDRNOTAVAIL) {
 		// Already gone: IPv6 addresses go with link-down on a parked
@@ -209,6 +213,38 @@ func (r *rtnl) addr(add bool, idx int, local, peer netip.Addr, plen int) error {
 	}
 	if err != nil {
 		return fmt.Errorf("tun: ip addr %s %s/%d peer %s dev %d: %w", verb, local, plen, peer, idx, err)
+	}
+	return nil
+}
+
+// route is "ip -6 route add|del <dst>/128 dev <idx>": the route to the
+// peer's link-local address. Unlike deleting an IPv6 address, deleting a
+// route does not make the kernel walk the whole FIB.
+func (r *rtnl) route(add bool, idx int, dst netip.Addr) error {
+	typ, flags, verb := unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK, "add"
+	if !add {
+		typ, flags, verb = unix.RTM_DELROUTE, unix.NLM_F_ACK, "del"
+	}
+	req := nl.NewNetlinkRequest(typ, flags)
+	msg := nl.NewRtMsg()
+	msg.Family = unix.AF_INET6
+	msg.Dst_len = 128
+	msg.Table = unix.RT_TABLE_MAIN
+	msg.Protocol = unix.RTPROT_STATIC
+	msg.Scope = unix.RT_SCOPE_UNIVERSE
+	msg.Type = unix.RTN_UNICAST
+	if !add {
+		msg.Protocol, msg.Scope, msg.Type = 0, unix.RT_SCOPE_NOWHERE, 0
+	}
+	req.AddData(msg)
+	req.AddData(nl.NewRtAttr(unix.RTA_DST, dst.AsSlice()))
+	req.AddData(nl.NewRtAttr(unix.RTA_OIF, nl.Uint32Attr(uint32(idx))))
+	err := r.exec(req)
+	if !add && errors.Is(err, unix.ESRCH) {
+		return nil // already gone
+	}
+	if err != nil {
+		return fmt.Errorf("tun: ip -6 route %s %s/128 dev %d: %w", verb, dst, idx, err)
 	}
 	return nil
 }

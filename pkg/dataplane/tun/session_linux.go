@@ -49,7 +49,8 @@ type tunDev struct {
 	name string
 	unit int
 	idx  int
-	up   bool // IFF_UP set; parked devices stay up
+	up   bool   // IFF_UP set; parked devices stay up
+	ll   uint64 // interface identifier of our link-local address on it, 0: none
 	mtu  atomic.Int32
 	poll *poller
 
@@ -182,10 +183,13 @@ func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
 		old = dataplane.LinkConfig{MTU: cfg.MTU}
 	}
 	d.mtu.Store(int32(cfg.MTU))
-	err := s.apply(d, old, cfg)
-	if err == nil && !d.up {
+	var err error
+	if !d.up { // up first: the kernel refuses IPv6 routes via a down device
 		err = nl.linkSet(d.idx, 0, 0, false, linkUp)
 		d.up = err == nil
+	}
+	if err == nil {
+		err = s.apply(d, old, cfg)
 	}
 	if err != nil {
 		s.dp.deleteDev(d)
@@ -210,7 +214,9 @@ func (s *session) reconfigure(d *tunDev, cfg dataplane.LinkConfig) error {
 }
 
 // apply moves the device from config old to cfg: at most one RTM_NEWLINK
-// (MTU) and one RTM_DELADDR + RTM_NEWADDR per family.
+// (MTU), one RTM_DELADDR + RTM_NEWADDR for IPv4, and for IPv6 one
+// RTM_DELROUTE + RTM_NEWROUTE for the peer (plus our link-local address
+// the first time).
 func (s *session) apply(d *tunDev, old, cfg dataplane.LinkConfig) error {
 	nl := s.dp.nl
 	if old.MTU != cfg.MTU {
@@ -230,14 +236,30 @@ func (s *session) apply(d *tunDev, old, cfg dataplane.LinkConfig) error {
 			}
 		}
 	}
-	if old.LocalIfaceID != cfg.LocalIfaceID || old.PeerIfaceID != cfg.PeerIfaceID {
+	// Our link-local address stays on the device for its whole life (a
+	// parked device keeps it): deleting an IPv6 address makes the kernel
+	// walk the whole IPv6 FIB (rt6_remove_prefsrc), so it is replaced only
+	// when the identifier changes, which a fixed ppp.ipv6-intf-id avoids.
+	if cfg.LocalIfaceID != 0 && cfg.LocalIfaceID != d.ll {
+		if d.ll != 0 {
+			if err := nl.addr(false, d.idx, ll6(d.ll), ll6(d.ll), 128); err != nil {
+				return err
+			}
+			d.ll = 0
+		}
+		if err := nl.addr(true, d.idx, ll6(cfg.LocalIfaceID), ll6(cfg.LocalIfaceID), 128); err != nil {
+			return err
+		}
+		d.ll = cfg.LocalIfaceID
+	}
+	if old.PeerIfaceID != cfg.PeerIfaceID {
 		if old.PeerIfaceID != 0 {
-			if err := nl.addr(false, d.idx, ll6(old.LocalIfaceID), ll6(old.PeerIfaceID), 128); err != nil {
+			if err := nl.route(false, d.idx, ll6(old.PeerIfaceID)); err != nil {
 				return err
 			}
 		}
 		if cfg.PeerIfaceID != 0 {
-			if err := nl.addr(true, d.idx, ll6(cfg.LocalIfaceID), ll6(cfg.PeerIfaceID), 128); err != nil {
+			if err := nl.route(true, d.idx, ll6(cfg.PeerIfaceID)); err != nil {
 				return err
 			}
 		}

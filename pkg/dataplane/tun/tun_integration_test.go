@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,17 @@ func icmpEcho(src, dst netip.Addr, seq uint16) []byte {
 	ip = append(ip, src.AsSlice()...)
 	ip = append(ip, dst.AsSlice()...)
 	binary.BigEndian.PutUint16(ip[10:], csum(ip))
+	return append(ip, icmp...)
+}
+
+// icmp6Echo is an ICMPv6 echo request (RFC 4443) from src to dst.
+func icmp6Echo(src, dst netip.Addr, seq uint16) []byte {
+	icmp := []byte{128, 0, 0, 0, 0x42, 0x42, byte(seq >> 8), byte(seq), 'b', 'n', 'g', 'b', 'o', 'x'}
+	pseudo := append(append(src.AsSlice(), dst.AsSlice()...), 0, 0, 0, byte(len(icmp)), 0, 0, 0, 58)
+	binary.BigEndian.PutUint16(icmp[2:], csum(append(pseudo, icmp...)))
+	ip := []byte{0x60, 0, 0, 0, 0, byte(len(icmp)), 58, 64}
+	ip = append(ip, src.AsSlice()...)
+	ip = append(ip, dst.AsSlice()...)
 	return append(ip, icmp...)
 }
 
@@ -381,8 +393,9 @@ func TestIntegrationSession(t *testing.T) {
 	if err := s2.Up(dataplane.LinkConfig{LocalIP: localIP, PeerIP: peerIP, LocalIfaceID: 1, PeerIfaceID: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.dp.nl.ops.Load() - ops; n != 4 {
-		t.Errorf("dual-stack Up made %d netlink requests, want 4", n)
+	// link, v4 address, v6 link-local, v6 route to the peer, up.
+	if n := e.dp.nl.ops.Load() - ops; n != 5 {
+		t.Errorf("dual-stack Up made %d netlink requests, want 5", n)
 	}
 	link2, err := netlink.LinkByName(s2.Interface())
 	if err != nil {
@@ -395,12 +408,12 @@ func TestIntegrationSession(t *testing.T) {
 	var found bool
 	for _, ad := range addrs {
 		ones, _ := ad.Mask.Size()
-		if ad.IP.String() == "fe80::1" && ad.Peer != nil && ad.Peer.IP.String() == "fe80::2" && ones == 128 {
+		if ad.IP.String() == "fe80::1" && ad.Peer == nil && ones == 128 {
 			found = true
 		}
 	}
 	if !found || len(addrs) != 1 {
-		t.Errorf("IPv6 addrs = %v, want fe80::1/128 peer fe80::2", addrs)
+		t.Errorf("IPv6 addrs = %v, want fe80::1/128", addrs)
 	}
 	// The peer route is the peer's /128, not fe80::/64: every session's
 	// fe80::/64 on the same FIB node made each insertion scan all of them.
@@ -408,12 +421,26 @@ func TestIntegrationSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var peerRoute bool
 	for _, r := range routes {
 		if r.Dst != nil && r.Dst.IP.IsLinkLocalUnicast() {
-			if ones, _ := r.Dst.Mask.Size(); ones != 128 {
-				t.Errorf("link-local route %s on %s, want /128 host routes only", r.Dst, s2.Interface())
+			if ones, _ := r.Dst.Mask.Size(); ones != 128 || r.Dst.IP.String() != "fe80::2" {
+				t.Errorf("link-local route %s on %s, want only fe80::2/128", r.Dst, s2.Interface())
 			}
+			peerRoute = true
 		}
+	}
+	if !peerRoute {
+		t.Errorf("no route to fe80::2 on %s: %v", s2.Interface(), routes)
+	}
+	// An ICMPv6 echo to our link-local address is answered through the
+	// route to the peer's.
+	bngMAC6 := e.port.MAC()
+	e.write(t, pppoe(bngMAC6, peerMAC, nil, 2, ProtoIPv6,
+		icmp6Echo(netip.MustParseAddr("fe80::2"), netip.MustParseAddr("fe80::1"), 6)))
+	if _, f := e.nextSession(t, ProtoIPv6); f.SessionID != 2 || len(f.Payload) < 41 || f.Payload[40] != 129 ||
+		netip.AddrFrom16([16]byte(f.Payload[24:40])) != netip.MustParseAddr("fe80::2") {
+		t.Errorf("ICMPv6 echo reply: sid %d payload % x", f.SessionID, f.Payload)
 	}
 	name2 := s2.Interface()
 	// Dataplane.Close (in cleanup) must remove it; check here explicitly.
@@ -453,13 +480,18 @@ func TestIntegrationReuse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parked %s: %v", name, err)
 	}
-	// Parked up (no link-down/up FIB walks) but without addresses, so
-	// nothing routes to it.
+	// Parked up (no link-down/up FIB walks) with only our link-local
+	// address (deleting it walks the IPv6 FIB), so nothing routes to it.
 	if link.Attrs().RawFlags&0x1 == 0 {
 		t.Errorf("parked %s is down", name)
 	}
-	if addrs, _ := netlink.AddrList(link, netlink.FAMILY_ALL); len(addrs) != 0 {
-		t.Errorf("parked %s keeps addresses %v", name, addrs)
+	if addrs, _ := netlink.AddrList(link, netlink.FAMILY_ALL); len(addrs) != 1 || addrs[0].IP.String() != "fe80::1" {
+		t.Errorf("parked %s has addresses %v, want only fe80::1", name, addrs)
+	}
+	if routes, _ := netlink.RouteList(link, netlink.FAMILY_V6); slices.ContainsFunc(routes, func(r netlink.Route) bool {
+		return r.Dst != nil && r.Dst.IP.String() == "fe80::3"
+	}) {
+		t.Errorf("parked %s keeps the route to the old peer fe80::3", name)
 	}
 	if r, err := netlink.RouteGet(peerIP2.AsSlice()); err == nil && len(r) > 0 && r[0].LinkIndex == link.Attrs().Index {
 		t.Errorf("route to the old peer still via parked %s", name)
@@ -489,7 +521,7 @@ func TestIntegrationReuse(t *testing.T) {
 	if link.Attrs().MTU != 1400 || link.Attrs().RawFlags&0x1 == 0 {
 		t.Errorf("reused link mtu %d flags %#x", link.Attrs().MTU, link.Attrs().RawFlags)
 	}
-	addrs, _ := netlink.AddrList(link, netlink.FAMILY_ALL)
+	addrs, _ := netlink.AddrList(link, netlink.FAMILY_V4)
 	if len(addrs) != 1 || addrs[0].Peer == nil || addrs[0].Peer.IP.String() != peerIP.String() {
 		t.Errorf("reused addrs = %v, want only %s peer %s", addrs, localIP, peerIP)
 	}

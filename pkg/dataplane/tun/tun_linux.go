@@ -197,8 +197,9 @@ type idleDev struct {
 }
 
 // park keeps a closed session's device for reuse: it removes the session's
-// addresses (and with them its routes) and leaves the device up, so that
-// reuse costs only the new addresses. Bringing a device down and up makes
+// IPv4 address (and with it the route to the peer) and the route to the
+// peer's IPv6 link-local address, and leaves the device up with our own
+// link-local address, so that reuse costs only the new address and route. Bringing a device down and up makes
 // the kernel walk the whole IPv6 FIB twice (rt6_sync_down_dev,
 // rt6_sync_up), which grows with the number of sessions. It reports false
 // when the pool is full or closed, or the addresses could not be removed.
@@ -212,7 +213,7 @@ func (d *Dataplane) park(dev *tunDev, cfg dataplane.LinkConfig) bool {
 	if cfg.PeerIP.IsValid() && d.nl.addr(false, dev.idx, cfg.LocalIP, cfg.PeerIP, 32) != nil {
 		return false
 	}
-	if cfg.PeerIfaceID != 0 && d.nl.addr(false, dev.idx, ll6(cfg.LocalIfaceID), ll6(cfg.PeerIfaceID), 128) != nil {
+	if cfg.PeerIfaceID != 0 && d.nl.route(false, dev.idx, ll6(cfg.PeerIfaceID)) != nil {
 		return false
 	}
 	d.idleMu.Lock()
