@@ -162,6 +162,13 @@ wave() {
 if [ "$PREFILL" = 1 ] && [ "$CACHE" -gt 0 ]; then wave prefilled; else wave cold; fi
 [ "$CACHE" -gt 0 ] && wave cached
 echo "  bngbox VmRSS after teardown: $(rss_kib "$daemon") KiB"
+# Graceful stop with the parked devices: SIGTERM until the process is gone
+# (the kernel deletes each TUN device when its descriptor closes).
+say "stop"
+t0=$(date +%s.%N)
+kill -TERM "$daemon"; wait "$daemon" || { echo "  FAIL: bngbox exited non-zero on SIGTERM"; fail=1; }
+daemon=""
+echo "  SIGTERM to exit: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s ($CACHE parked devices)"
 
 say "reproduce"
 echo "  BENCH_SESSIONS=$N BENCH_HOLD=$HOLD BENCH_ECHO=$ECHO BENCH_UNIT_CACHE=$CACHE${CONC:+ BENCH_CONCURRENCY=$CONC} BENCH_RATE=$RATE BENCH_TIMEOUT=$TIMEOUT BENCH_IPV6=$IPV6 BENCH_PREFILL=$PREFILL make bench-system"
