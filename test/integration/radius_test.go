@@ -32,7 +32,8 @@ const (
 )
 
 // radUsers: CHAP users user0001-2 (loadgen default names), a PAP user, users
-// with Session-Timeout / Idle-Timeout and a rejected one.
+// with Session-Timeout / Idle-Timeout, a rejected one, and bulk0001 for the
+// > 4 GiB session (radius_gigawords_test.go).
 const radUsers = `user0001 Cleartext-Password := "secret"
 	Framed-IP-Address = 100.64.200.1,
 	Mikrotik-Rate-Limit = "5M/20M",
@@ -54,6 +55,10 @@ idle0001 Cleartext-Password := "secret"
 
 rejectme0001 Cleartext-Password := "secret", Auth-Type := Reject
 	Reply-Message = "account suspended"
+
+bulk0001 Cleartext-Password := "secret"
+	Framed-IP-Address = 100.64.200.9,
+	Class = "bulk"
 `
 
 // radConf is a minimal FreeRADIUS 3 server: files + pap + chap, detail
