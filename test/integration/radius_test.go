@@ -352,9 +352,13 @@ func TestIntegrationRADIUSSessions(t *testing.T) {
 		t.Errorf("show radius: %v\n%s", err, out)
 	}
 
-	// Reject with Reply-Message.
-	if out, err := l.Loadgen("-n", "1", "--user", "rejectme%04d", "--mac-base", "70", "--timeout", "5s"); err == nil || !strings.Contains(out, "sessions up: 0/1") {
-		t.Errorf("rejected user: err=%v\n%s", err, out)
+	// Reject with Reply-Message, which reaches the subscriber in the CHAP
+	// Failure and in the PAP Authenticate-Nak.
+	for _, auth := range []string{"chap", "pap"} {
+		out, err := l.Loadgen("-n", "1", "--auth", auth, "--user", "rejectme%04d", "--mac-base", "70", "--timeout", "5s")
+		if err == nil || !strings.Contains(out, "sessions up: 0/1") || !strings.Contains(out, "auth failed: account suspended") {
+			t.Errorf("rejected user (%s): err=%v\n%s", auth, err, out)
+		}
 	}
 	if !strings.Contains(d.Out.String(), "account suspended") {
 		t.Error("daemon log lacks the Reply-Message of the Access-Reject")
