@@ -13,6 +13,7 @@ package integration
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"regexp"
@@ -121,10 +122,13 @@ func appliedRates(l *Lab) []string {
 // TestIntegrationRADIUSDAEReplay: a CoA-Request sent again verbatim within
 // the replay window gets the first answer again and is not acted on a
 // second time (a later CoA's rates stay); sent again after the window, its
-// Event-Timestamp is stale and it is dropped without an answer.
+// Event-Timestamp is stale and it is dropped without an answer. With
+// require-event-timestamp, a request without one (which could not be told
+// from a replay after the window) is dropped too.
 func TestIntegrationRADIUSDAEReplay(t *testing.T) {
 	requireRADIUSTools(t)
-	cfg := strings.Replace(radiusConfig(t), "  dae:\n", "  dae:\n    replay-window: "+daeReplayWindow.String()+"\n", 1)
+	cfg := strings.Replace(radiusConfig(t), "  dae:\n",
+		"  dae:\n    replay-window: "+daeReplayWindow.String()+"\n    require-event-timestamp: true\n", 1)
 	l := newLab(t, LabOptions{AAA: radiusAAA("radius", "0s"), Config: cfg})
 	newFreeRADIUS(t).start(l)
 	l.StartDaemon()
@@ -140,7 +144,8 @@ func TestIntegrationRADIUSDAEReplay(t *testing.T) {
 	// buffer by then.
 	sentinel := func(limit, want string) {
 		t.Helper()
-		if out := radclient(l, "coa", `User-Name = "user0001", Mikrotik-Rate-Limit = "`+limit+`"`); !strings.Contains(out, "Received CoA-ACK") {
+		attrs := fmt.Sprintf(`User-Name = "user0001", Mikrotik-Rate-Limit = %q, Event-Timestamp = %d`, limit, time.Now().Unix())
+		if out := radclient(l, "coa", attrs); !strings.Contains(out, "Received CoA-ACK") {
 			t.Fatalf("CoA %s not acknowledged:\n%s", limit, out)
 		}
 		l.WaitFor("CoA "+limit+" in the log", 10*time.Second, func() bool {
@@ -181,7 +186,16 @@ func TestIntegrationRADIUSDAEReplay(t *testing.T) {
 	if got, want := strings.Join(appliedRates(l), " "), "2M/1M 4M/3M 6M/5M 8M/7M"; got != want {
 		t.Errorf("applied CoAs %q, want %q (the late replay must not be applied)", got, want)
 	}
-	if s := sessionBy(l, "user0001"); s == nil || rates(s) != "8e+06/7e+06" {
-		t.Errorf("session after the replays: %v, want rates 8M/7M", s)
+
+	// No Event-Timestamp: dropped (require-event-timestamp).
+	if out := radclient(l, "coa", `User-Name = "user0001", Mikrotik-Rate-Limit = "9M/9M"`); strings.Contains(out, "Received") {
+		t.Errorf("CoA without Event-Timestamp answered:\n%s", out)
+	}
+	sentinel("10M/11M", "11M/10M")
+	if got, want := strings.Join(appliedRates(l), " "), "2M/1M 4M/3M 6M/5M 8M/7M 11M/10M"; got != want {
+		t.Errorf("applied CoAs %q, want %q (the CoA without Event-Timestamp must not be applied)", got, want)
+	}
+	if s := sessionBy(l, "user0001"); s == nil || rates(s) != "1.1e+07/1e+07" {
+		t.Errorf("session after the replays: %v, want rates 11M/10M", s)
 	}
 }
