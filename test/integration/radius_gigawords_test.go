@@ -104,10 +104,11 @@ func detailStats(t *testing.T, r map[string]string) dataplane.Stats {
 }
 
 // eventTime parses FreeRADIUS's rendering of Event-Timestamp ("Dec  7 2026
-// 00:45:12 UTC").
+// 00:45:12 UTC"): local time of the FreeRADIUS process, which has our
+// environment (TZ), so the abbreviation resolves in time.Local.
 func eventTime(t *testing.T, r map[string]string) time.Time {
 	t.Helper()
-	ts, err := time.Parse("Jan _2 2006 15:04:05 MST", r["Event-Timestamp"])
+	ts, err := time.ParseInLocation("Jan _2 2006 15:04:05 MST", r["Event-Timestamp"], time.Local)
 	if err != nil {
 		t.Fatalf("%s record: Event-Timestamp: %v", r["Acct-Status-Type"], err)
 	}
