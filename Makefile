@@ -7,7 +7,7 @@ PKGS     := ./...
 
 export CGO_ENABLED := 0
 
-.PHONY: all build build-arm64 test test-unit test-integration test-vm bench bench-micro bench-system demo lint fuzz clean
+.PHONY: all build build-arm64 test test-unit test-integration test-vm bench bench-micro bench-system bench-radius demo lint fuzz clean
 
 all: build
 
@@ -29,13 +29,17 @@ test-integration: build
 test-vm: build
 	BNGBOX_BIN=$(CURDIR)/$(BIN) $(GO) test -tags vmlab -count=1 -timeout 40m ./test/vmlab/...
 
-bench: bench-micro bench-system
+bench: bench-micro bench-system bench-radius
 
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 bench-system: build
 	BNGBOX_BIN=$(CURDIR)/$(BIN) bench/sessions.sh
+
+# Session setup rate with RADIUS auth (FreeRADIUS) vs local auth, same run.
+bench-radius: build
+	BNGBOX_BIN=$(CURDIR)/$(BIN) bench/radius.sh
 
 demo: build
 	BNGBOX_BIN=$(CURDIR)/$(BIN) test/demo/demo.sh

@@ -127,6 +127,7 @@ func (d *daemon) startDAE() error {
 	}
 	dc := radius.DAConfig{
 		Listen: dae.Listen, ReplayWindow: dae.ReplayWindow,
+		RequireEventTimestamp: dae.RequireEventTimestamp, RequireMessageAuthenticator: dae.RequireMessageAuthenticator,
 		NASIdentifier: d.cfg.NAS.Identifier, NASIPAddress: d.cfg.NASIPAddress(),
 		Logger: d.log.With("subsys", "dae"),
 	}

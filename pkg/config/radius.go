@@ -57,6 +57,11 @@ type DAE struct {
 	Listen       string        `yaml:"listen"` // host:port; empty = off
 	Clients      []DAEClient   `yaml:"clients"`
 	ReplayWindow time.Duration `yaml:"replay-window"`
+	// RequireEventTimestamp drops requests without Event-Timestamp: only
+	// those can be told from a replay once replay-window has passed.
+	RequireEventTimestamp bool `yaml:"require-event-timestamp"`
+	// RequireMessageAuthenticator drops requests without one.
+	RequireMessageAuthenticator bool `yaml:"require-message-authenticator"`
 }
 
 // DAEClient is one host allowed to send CoA / Disconnect requests.

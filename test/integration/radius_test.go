@@ -32,7 +32,8 @@ const (
 )
 
 // radUsers: CHAP users user0001-2 (loadgen default names), a PAP user, users
-// with Session-Timeout / Idle-Timeout and a rejected one.
+// with Session-Timeout / Idle-Timeout, a rejected one, and bulk0001 for the
+// > 4 GiB session (radius_gigawords_test.go).
 const radUsers = `user0001 Cleartext-Password := "secret"
 	Framed-IP-Address = 100.64.200.1,
 	Mikrotik-Rate-Limit = "5M/20M",
@@ -54,6 +55,10 @@ idle0001 Cleartext-Password := "secret"
 
 rejectme0001 Cleartext-Password := "secret", Auth-Type := Reject
 	Reply-Message = "account suspended"
+
+bulk0001 Cleartext-Password := "secret"
+	Framed-IP-Address = 100.64.200.9,
+	Class = "bulk"
 `
 
 // radConf is a minimal FreeRADIUS 3 server: files + pap + chap, detail
@@ -347,9 +352,13 @@ func TestIntegrationRADIUSSessions(t *testing.T) {
 		t.Errorf("show radius: %v\n%s", err, out)
 	}
 
-	// Reject with Reply-Message.
-	if out, err := l.Loadgen("-n", "1", "--user", "rejectme%04d", "--mac-base", "70", "--timeout", "5s"); err == nil || !strings.Contains(out, "sessions up: 0/1") {
-		t.Errorf("rejected user: err=%v\n%s", err, out)
+	// Reject with Reply-Message, which reaches the subscriber in the CHAP
+	// Failure and in the PAP Authenticate-Nak.
+	for _, auth := range []string{"chap", "pap"} {
+		out, err := l.Loadgen("-n", "1", "--auth", auth, "--user", "rejectme%04d", "--mac-base", "70", "--timeout", "5s")
+		if err == nil || !strings.Contains(out, "sessions up: 0/1") || !strings.Contains(out, "auth failed: account suspended") {
+			t.Errorf("rejected user (%s): err=%v\n%s", auth, err, out)
+		}
 	}
 	if !strings.Contains(d.Out.String(), "account suspended") {
 		t.Error("daemon log lacks the Reply-Message of the Access-Reject")

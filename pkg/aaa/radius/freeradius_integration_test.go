@@ -175,7 +175,7 @@ func (f *fr) acct() string { return fmt.Sprintf("127.0.0.1:%d", f.acctPr) }
 func startFreeRADIUS(t *testing.T, acctPort int) *fr {
 	t.Helper()
 	if _, err := exec.LookPath("freeradius"); err != nil {
-		t.Skip("freeradius not installed")
+		t.Fatalf("freeradius is required (apt-get install freeradius): %v", err)
 	}
 	f := &fr{dir: t.TempDir(), authPort: freePort(t), acctPr: acctPort}
 	if f.acctPr == 0 {
@@ -558,7 +558,7 @@ func radclient(t *testing.T, addr net.Addr, cmd, secret, attrs string) (string, 
 
 func TestIntegrationDynAuth(t *testing.T) {
 	if _, err := exec.LookPath("radclient"); err != nil {
-		t.Skip("radclient not installed")
+		t.Fatalf("radclient is required (apt-get install freeradius-utils): %v", err)
 	}
 	cl, err := New(Config{NASIdentifier: "bngbox-test", Logger: testLogger(t)})
 	if err != nil {

@@ -243,6 +243,11 @@ func FuzzInterpret(f *testing.F) {
 	b, _ := p.MarshalBinary()
 	f.Add(b[20:])
 	f.Add([]byte{26, 12, 0, 0, 0x27, 0x47, 1, 6, 0, 0, 1, 0})
+	// Framed-Route (RFC 2865 §5.22) and Session-Timeout, so the fuzzer
+	// starts inside parseFramedRoute and the integer rules.
+	p = &radius.Packet{Attributes: radius.Attributes{avp(attrFramedRoute, []byte("10.1.0.0/16 0.0.0.0 1")), avp(attrSessionTimeout, []byte{0, 0, 14, 16})}}
+	b, _ = p.MarshalBinary()
+	f.Add(b[20:])
 	in, err := NewInterpreter(NewDictionary(), RateConfig{AttrUp: "Filter-Id", AttrDown: "RP-Downstream-Speed-Limit", FilterID: "down/up"}, nil)
 	if err != nil {
 		f.Fatal(err)
