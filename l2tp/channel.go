@@ -75,6 +75,9 @@ type Channel struct {
 	held         []Delivered
 	ackAt        time.Time // zero: no acknowledgement owed
 	failed       bool
+	// beyondWindow counts received messages dropped because their Ns
+	// lay beyond our receive window.
+	beyondWindow uint64
 }
 
 type pending struct {
@@ -111,6 +114,10 @@ func (c *Channel) SetPeerWindow(n uint16) {
 // Outstanding is the number of messages sent or queued and not yet
 // acknowledged.
 func (c *Channel) Outstanding() int { return len(c.inflight) + len(c.queue) }
+
+// BeyondWindow is the number of received messages dropped because their
+// Ns lay beyond our receive window.
+func (c *Channel) BeyondWindow() uint64 { return c.beyondWindow }
 
 // Nr is the next Ns expected from the peer.
 func (c *Channel) Nr() uint16 { return c.nr }
@@ -198,6 +205,7 @@ func (c *Channel) Receive(now time.Time, h *Header, body []byte) (deliver []Deli
 		out = append(out, c.zlb()) // tell the peer where we are
 	default:
 		// Beyond our window: drop; the peer will retransmit.
+		c.beyondWindow++
 	}
 	return deliver, c.flush(now, out)
 }

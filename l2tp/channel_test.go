@@ -218,3 +218,14 @@ func TestChannelAckStopsRetransmit(t *testing.T) {
 		t.Fatal("retransmitted an acknowledged message")
 	}
 }
+
+func TestChannelBeyondWindowCounted(t *testing.T) {
+	c := NewChannel(ChannelConfig{ReceiveWindow: 4})
+	c.Receive(at(0), rx(3, 0), msgBody) // inside the window: held
+	c.Receive(at(1), rx(4, 0), msgBody) // beyond: dropped
+	c.Receive(at(2), rx(0, 0), msgBody) // duplicate of nothing: delivered
+	c.Receive(at(3), rx(0, 0), msgBody) // duplicate: re-acked, not a drop
+	if got := c.BeyondWindow(); got != 1 {
+		t.Fatalf("BeyondWindow = %d, want 1", got)
+	}
+}

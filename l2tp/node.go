@@ -157,7 +157,11 @@ type node struct {
 	callsMu sync.RWMutex
 	calls   map[uint32]*Call
 
-	dataDrops atomic.Uint64
+	// tids is the set of our tunnel IDs, for the reader to tell an
+	// unknown tunnel from an unknown session; guarded by callsMu.
+	tids map[uint16]struct{}
+
+	drops dropCounters
 	// ctlQueued and ctlDone count control packets handed to the loop and
 	// handled by it: a data message for an unknown session waits for the
 	// loop to catch up, since the ICCN that establishes the session may
@@ -201,6 +205,7 @@ func newNode(cfg Config, role Role, defAddr string) (*node, error) {
 		cfg: cfg, role: role, conn: conn, log: cfg.Logger,
 		ctl: make(chan ctlPacket, 256), cmds: make(chan func(), 64), done: make(chan struct{}),
 		tunnels: map[uint16]*tunnelEntry{}, bySCCRQ: map[sccrqKey]uint16{}, calls: map[uint32]*Call{},
+		tids: map[uint16]struct{}{},
 	}
 	n.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	return n, nil
@@ -344,7 +349,7 @@ func (n *node) readLoop() error {
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		payload, err := h.Decode(buf[:k])
 		if err != nil {
-			n.dataDrops.Add(1)
+			n.drops.add(DropMalformed, 1)
 			continue
 		}
 		if h.Control {
@@ -361,11 +366,19 @@ func (n *node) readLoop() error {
 			c = n.lookupCall(h.TunnelID, h.SessionID)
 		}
 		if c == nil || c.closed.Load() {
-			n.dataDrops.Add(1)
+			n.drops.add(n.unknownReason(h.TunnelID), 1)
 			continue
 		}
 		n.receiveData(c, &h, payload)
 	}
+}
+
+// unknownReason classifies a data message for no known call.
+func (n *node) unknownReason(tid uint16) DropReason {
+	if n.tunnelKnown(tid) {
+		return DropUnknownSession
+	}
+	return DropUnknownTunnel
 }
 
 func (n *node) lookupCall(tid, sid uint16) *Call {
@@ -396,6 +409,7 @@ func (n *node) receiveData(c *Call, h *Header, payload []byte) {
 		// sequences its data gets sequenced data back.
 		if c.rxSeen && seqLess(h.Ns, c.rxNext) {
 			c.rxDropped.Add(1)
+			n.drops.add(DropLateData, 1)
 			return
 		}
 		c.rxSeen, c.rxNext = true, h.Ns+1
@@ -406,6 +420,7 @@ func (n *node) receiveData(c *Call, h *Header, payload []byte) {
 	proto, info, err := ParsePPP(payload)
 	if err != nil {
 		c.rxDropped.Add(1)
+		n.drops.add(DropMalformed, 1)
 		return
 	}
 	c.rxPackets.Add(1)
@@ -445,6 +460,7 @@ func (n *node) allocTunnelID() uint16 {
 func (n *node) handleControl(p ctlPacket) {
 	h, body, err := ParseHeader(p.b)
 	if err != nil {
+		n.drops.add(DropMalformed, 1)
 		return
 	}
 	now := time.Now()
@@ -456,11 +472,14 @@ func (n *node) handleControl(p ctlPacket) {
 		}
 	}
 	if te == nil || te.peer.Addr() != p.from.Addr() {
+		n.drops.add(DropUnknownTunnel, 1)
 		n.log.Debug("control message for unknown tunnel", "tid", h.TunnelID, "peer", p.from)
 		return
 	}
 	te.peer = p.from // RFC 2661 §8.1: the peer may answer from another port
+	beyond := te.t.ch.beyondWindow
 	e, err := te.t.Receive(now, &h, body)
+	n.drops.add(DropOutOfWindow, te.t.ch.beyondWindow-beyond)
 	if err != nil {
 		te.log.Debug("control message", slog.Any("err", err))
 	}
@@ -471,10 +490,12 @@ func (n *node) handleControl(p ctlPacket) {
 // retransmission of one we already answered.
 func (n *node) newPeerTunnel(from netip.AddrPort, body []byte) *tunnelEntry {
 	if n.role != RoleLNS || len(body) == 0 {
+		n.drops.add(DropUnknownTunnel, 1) // a ZLB or a LAC: no tunnel 0
 		return nil
 	}
 	m, err := ParseMessage(body, nil)
 	if m == nil || m.Type != MsgSCCRQ {
+		n.drops.add(DropMalformed, 1)
 		return nil
 	}
 	ptid, _ := m.Uint16(AVPAssignedTunnelID)
@@ -493,6 +514,7 @@ func (n *node) newPeerTunnel(from netip.AddrPort, body []byte) *tunnelEntry {
 		}
 	}
 	if err != nil && ptid == 0 {
+		n.drops.add(DropMalformed, 1)
 		return nil
 	}
 	tid := n.allocTunnelID()
@@ -528,6 +550,9 @@ func (n *node) apply(te *tunnelEntry, e Effects) {
 // addTunnel registers te with the loop and its timer heap.
 func (n *node) addTunnel(te *tunnelEntry) {
 	n.tunnels[te.t.LocalID()] = te
+	n.callsMu.Lock()
+	n.tids[te.t.LocalID()] = struct{}{}
+	n.callsMu.Unlock()
 	te.due = farFuture
 	heap.Push(&n.timers, te)
 }
@@ -539,6 +564,9 @@ func (n *node) removeTunnel(te *tunnelEntry) {
 	}
 	heap.Remove(&n.timers, te.hidx)
 	delete(n.tunnels, te.t.LocalID())
+	n.callsMu.Lock()
+	delete(n.tids, te.t.LocalID())
+	n.callsMu.Unlock()
 	if n.bySCCRQ[te.key] == te.t.LocalID() {
 		delete(n.bySCCRQ, te.key)
 	}

@@ -302,6 +302,9 @@ func (d *daemon) drops() map[string]uint64 {
 	for k, v := range d.disc.Drops() {
 		out["pppoe-"+k] += v
 	}
+	if d.lns != nil {
+		d.lns.drops(out)
+	}
 	d.portsMu.Lock()
 	defer d.portsMu.Unlock()
 	for _, p := range d.ports {

@@ -81,6 +81,20 @@ func (r *lnsRunner) stop() {
 	<-r.done
 }
 
+// drops adds the LNS's drop counters to out: the socket's (malformed,
+// unknown tunnel or session, out of window, late data) as l2tp-<reason>,
+// and the L2TP sessions' dataplane drops as dataplane-l2tp-<reason>.
+func (r *lnsRunner) drops(out map[string]uint64) {
+	for k, v := range r.lns.Drops() {
+		out["l2tp-"+k] += v
+	}
+	if dp, ok := r.d.dp.(interface{ L2TPDrops() map[string]uint64 }); ok {
+		for k, v := range dp.L2TPDrops() {
+			out["dataplane-l2tp-"+k] += v
+		}
+	}
+}
+
 func (r *lnsRunner) tunnels() []mgmt.Tunnel {
 	var out []mgmt.Tunnel
 	for _, t := range r.lns.Tunnels() {
