@@ -7,7 +7,7 @@ PKGS     := ./...
 
 export CGO_ENABLED := 0
 
-.PHONY: all build build-arm64 test test-unit test-integration test-vm bench bench-micro bench-system bench-radius demo lint fuzz clean
+.PHONY: all build build-arm64 test test-unit test-integration test-vm bench bench-micro bench-system bench-radius bench-l2tp demo lint fuzz clean
 
 all: build
 
@@ -40,6 +40,10 @@ bench-system: build
 # Session setup rate with RADIUS auth (FreeRADIUS) vs local auth, same run.
 bench-radius: build
 	BNGBOX_BIN=$(CURDIR)/$(BIN) bench/radius.sh
+
+# bngbox LNS vs Debian l2tpns LNS (root; l2tpns, freeradius, iperf3).
+bench-l2tp: build
+	BNGBOX_BIN=$(CURDIR)/$(BIN) bench/l2tp-compare.sh
 
 demo: build
 	BNGBOX_BIN=$(CURDIR)/$(BIN) test/demo/demo.sh

@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/bngbox/bngbox/l2tp"
 	"github.com/bngbox/bngbox/pkg/ppp"
 	"github.com/bngbox/bngbox/pppoe"
 )
@@ -25,9 +26,9 @@ import (
 //	ip rule add from <ip> lookup <TUNTableBase+idx> pref TUNRulePref
 //
 // Real tools bound to the address (iperf3 -B <ip>, ping -I <ip>) then run
-// through the subscriber's PPPoE session: IPv4 packets read from the TUN
-// are sent as PPP IPv4 in the session, and IPv4 received in the session is
-// written to the TUN. The device and rule go when the subscriber hangs up.
+// through the subscriber's PPPoE session (or L2TP call in LAC mode): IPv4
+// packets read from the TUN are sent as PPP IPv4 in the session, and IPv4
+// received in the session is written to the TUN. The device and rule go when the subscriber hangs up.
 const (
 	// TUNTableBase + the subscriber's 1-based index is its routing table.
 	TUNTableBase = 20000
@@ -45,6 +46,7 @@ type tunLink struct {
 	ip      netip.Addr
 	sid     uint16
 	hdr     []byte        // Ethernet (+VLAN) header to the AC
+	call    *l2tp.Call    // LAC mode: the call instead of sid and hdr
 	done    chan struct{} // closed when readLoop returns
 	reading bool          // readLoop was started
 	close   sync.Once
@@ -55,10 +57,14 @@ func TUNName(idx int) string { return fmt.Sprintf("lg%d", idx) }
 
 // openTUN creates lg<idx> for s (which is up) and starts forwarding from it.
 func (s *sub) openTUN() (*tunLink, error) {
-	t := &tunLink{
-		g: s.g, name: TUNName(s.idx), ip: s.ip, sid: s.sid,
-		hdr:  s.g.frameHeader(nil, s, s.ac, 0x8864),
-		done: make(chan struct{}),
+	t := &tunLink{g: s.g, name: TUNName(s.idx), ip: s.ip, done: make(chan struct{})}
+	if s.g.lac != nil {
+		if s.call == nil {
+			return nil, errors.New("loadgen: tun: the call is gone")
+		}
+		t.call = s.call
+	} else {
+		t.sid, t.hdr = s.sid, s.g.frameHeader(nil, s, s.ac, 0x8864)
 	}
 	f, err := createTUN(t.name)
 	if err != nil {
@@ -156,6 +162,12 @@ func (t *tunLink) readLoop() {
 		}
 		if n < 20 || pkt[0]>>4 != 4 {
 			continue // IPv6 (router solicitations, MLD): the session is IPv4 here
+		}
+		if t.call != nil {
+			if err := t.call.SendPPP(ppp.ProtoIPv4, pkt[:n]); err != nil && !errors.Is(err, l2tp.ErrClosed) {
+				t.g.fail("write")
+			}
+			continue
 		}
 		b := append(frame[:0], t.hdr...)
 		b = pppoe.AppendHeader(b, pppoe.Header{SessionID: t.sid, Length: uint16(2 + n)})
