@@ -41,6 +41,7 @@ func loadgenCommand() *cli.Command {
 			&cli.StringFlag{Name: "l2tp-hostname", Value: "loadgen", Usage: "LAC mode: our Host Name AVP"},
 			&cli.BoolFlag{Name: "l2tp-stopccn", Usage: "LAC mode: tear down with StopCCN per tunnel instead of CDN per session"},
 			&cli.BoolFlag{Name: "l2tp-sequencing", Usage: "LAC mode: require sequenced data messages"},
+			&cli.BoolFlag{Name: "l2tp-proxy-auth", Usage: "LAC mode: send proxy LCP and proxy authentication AVPs (PAP with --auth pap, else CHAP) as if the LAC had authenticated the subscriber"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log failures"},
 			&cli.DurationFlag{Name: "ping-interval", Usage: "while holding, keep pinging --ping from every session at this interval and report losses"},
 			&cli.BoolFlag{Name: "silent", Usage: "once up, answer and send nothing (no LCP echo replies, no hangup), like a subscriber that lost power"},
@@ -65,7 +66,8 @@ func loadgenCommand() *cli.Command {
 					return cli.Exit("--l2tp: "+err.Error(), 2)
 				}
 				cfg.L2TP = &loadgen.LACConfig{LNS: lns, Tunnels: c.Int("tunnels"), Secret: c.String("secret"),
-					HostName: c.String("l2tp-hostname"), StopCCN: c.Bool("l2tp-stopccn"), Sequencing: c.Bool("l2tp-sequencing")}
+					HostName: c.String("l2tp-hostname"), StopCCN: c.Bool("l2tp-stopccn"), Sequencing: c.Bool("l2tp-sequencing"),
+					ProxyAuth: c.Bool("l2tp-proxy-auth")}
 			} else if cfg.Interface == "" {
 				return cli.Exit("loadgen: --interface (PPPoE) or --l2tp (LAC) is required", 2)
 			}

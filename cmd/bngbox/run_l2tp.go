@@ -13,6 +13,7 @@ import (
 	"github.com/bngbox/bngbox/pkg/config"
 	"github.com/bngbox/bngbox/pkg/dataplane"
 	"github.com/bngbox/bngbox/pkg/mgmt"
+	"github.com/bngbox/bngbox/pkg/ppp"
 	"github.com/bngbox/bngbox/pkg/session"
 )
 
@@ -21,12 +22,14 @@ import (
 // between the call and a TUN device, and whose control frames reach the
 // session through Handler.CallData.
 type lnsRunner struct {
-	d      *daemon
-	lns    *l2tp.LNS
-	host   string // our Host Name AVP
-	cancel context.CancelFunc
-	done   chan struct{}
-	calls  sync.Map // *l2tp.Call -> *lnsCall
+	d    *daemon
+	lns  *l2tp.LNS
+	host string // our Host Name AVP
+	// acceptProxy is l2tp.proxy-auth: accept (l2tp keys change on restart only).
+	acceptProxy bool
+	cancel      context.CancelFunc
+	done        chan struct{}
+	calls       sync.Map // *l2tp.Call -> *lnsCall
 }
 
 // lnsCall links one call to its session.
@@ -41,7 +44,7 @@ func (d *daemon) startL2TP() error {
 	if !c.Enabled {
 		return nil
 	}
-	r := &lnsRunner{d: d, done: make(chan struct{})}
+	r := &lnsRunner{d: d, done: make(chan struct{}), acceptProxy: c.AcceptProxy()}
 	host := c.HostName
 	if host == "" {
 		host = d.cfg.NAS.Identifier
@@ -121,6 +124,7 @@ func (r *lnsRunner) NewCall(c *l2tp.Call) error {
 			ClientAuthID: info.PeerHostName, ServerAuthID: r.host,
 			TunnelID: info.TunnelID, SessionID: info.SessionID,
 		},
+		Proxy: r.proxy(info.Proxy),
 		DP: func(control func(uint16, []byte)) (dataplane.Session, error) {
 			lc.ctl.Store(&control)
 			return r.d.dp.NewL2TPSession(dataplane.L2TPParams{Call: c, TunnelID: info.TunnelID, SessionID: info.SessionID})
@@ -141,6 +145,29 @@ func (r *lnsRunner) NewCall(c *l2tp.Call) error {
 	}
 	lc.sess.Store(s)
 	return nil
+}
+
+// proxy returns the LAC's proxy LCP and authentication for the session
+// when l2tp.proxy-auth is accept and the call carries what PPP needs to
+// take over (both sides' last LCP CONFREQ, PAP or CHAP credentials); nil
+// means the session negotiates LCP and authentication itself.
+func (r *lnsRunner) proxy(p *l2tp.ProxyInfo) *ppp.Proxy {
+	if p == nil || !r.acceptProxy || p.LastSentConfReq == nil || p.LastReceivedConfReq == nil {
+		return nil
+	}
+	px := &ppp.Proxy{
+		LocalOptions: p.LastSentConfReq, PeerOptions: p.LastReceivedConfReq,
+		Auth: ppp.AuthRequest{User: p.AuthenName, ChapID: uint8(p.AuthenID)},
+	}
+	switch p.AuthenType {
+	case l2tp.ProxyAuthenPAP:
+		px.Auth.Method, px.Auth.Password = ppp.AuthPAP, string(p.AuthenResponse)
+	case l2tp.ProxyAuthenCHAP:
+		px.Auth.Method, px.Auth.Challenge, px.Auth.Response = ppp.AuthCHAP, p.AuthenChallenge, p.AuthenResponse
+	default:
+		return nil
+	}
+	return px
 }
 
 // CallData passes control frames to the session (socket reader goroutine).

@@ -19,9 +19,11 @@ type L2TP struct {
 	RequireAuth bool `yaml:"require-auth"`
 	// HelloInterval is the keepalive period (RFC 2661 §6.5); 0 means 60s.
 	HelloInterval time.Duration `yaml:"hello-interval"`
-	// ProxyAuth is the policy for the LAC's proxy LCP/authentication AVPs:
-	// "renegotiate" (run LCP and authentication ourselves, the default) or
-	// "accept" (not supported yet: rejected by Validate).
+	// ProxyAuth is the policy for the LAC's proxy LCP/authentication AVPs
+	// (RFC 2661 §4.4.5): "renegotiate" (run LCP and authentication
+	// ourselves, the default) or "accept" (take the proxied LCP state and
+	// send the proxied PAP/CHAP credentials to AAA; calls without usable
+	// proxy AVPs are renegotiated).
 	ProxyAuth string `yaml:"proxy-auth"`
 }
 
@@ -46,6 +48,10 @@ func (l *L2TP) Hello() time.Duration {
 	}
 	return l.HelloInterval
 }
+
+// AcceptProxy reports whether the LAC's proxy LCP and authentication are
+// used (proxy-auth: accept).
+func (l *L2TP) AcceptProxy() bool { return l.ProxyAuth == "accept" }
 
 // SecretFor returns the secret for a LAC by address, then by host name.
 func (l *L2TP) SecretFor(addr, host string) (string, bool) {
@@ -72,9 +78,7 @@ func (l *L2TP) validate(p *problems) {
 		p.add("l2tp.hello-interval", "must be 0 (default 60s) or at least 1s")
 	}
 	switch l.ProxyAuth {
-	case "", "renegotiate":
-	case "accept":
-		p.add("l2tp.proxy-auth", "accept is not supported yet; use renegotiate")
+	case "", "renegotiate", "accept":
 	default:
 		p.add("l2tp.proxy-auth", "%q is not one of renegotiate, accept", l.ProxyAuth)
 	}

@@ -41,7 +41,7 @@ func TestL2TPDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.L2TP.Enabled || c.L2TP.ListenAddr() != ":1701" || c.L2TP.Hello() != 60*time.Second {
+	if c.L2TP.Enabled || c.L2TP.ListenAddr() != ":1701" || c.L2TP.Hello() != 60*time.Second || c.L2TP.AcceptProxy() {
 		t.Errorf("defaults: %+v", c.L2TP)
 	}
 }
@@ -51,7 +51,7 @@ func TestL2TPValidate(t *testing.T) {
   enabled: true
   require-auth: true
   hello-interval: 1ms
-  proxy-auth: accept
+  proxy-auth: trust
   secrets: [{peer: a, secret: ""}, {peer: a, secret: b}]
 `))
 	if err == nil {
@@ -61,5 +61,15 @@ func TestL2TPValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}
+	}
+}
+
+func TestL2TPProxyAuthAccept(t *testing.T) {
+	c, err := Parse("x.yaml", []byte(l2tpBase+"l2tp:\n  enabled: true\n  proxy-auth: accept\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.L2TP.AcceptProxy() {
+		t.Errorf("proxy-auth: accept decoded as %q", c.L2TP.ProxyAuth)
 	}
 }

@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bngbox/bngbox/l2tp"
+	"github.com/bngbox/bngbox/pkg/ppp"
 )
 
 // LACConfig makes the generator an L2TP LAC (RFC 2661): it opens Tunnels
@@ -25,6 +28,12 @@ type LACConfig struct {
 	// Sequencing asks the LNS to sequence data messages (Sequencing
 	// Required in ICCN).
 	Sequencing bool
+	// ProxyAuth sends proxy LCP and proxy authentication AVPs in ICCN
+	// (RFC 2661 §4.4.5), as a LAC that negotiated LCP and PAP or CHAP
+	// (Config.Auth: pap → PAP, otherwise CHAP) with the subscriber
+	// before tunnelling the call would. The subscriber then waits for the
+	// LNS's verdict; an LNS that renegotiates instead is followed.
+	ProxyAuth bool
 }
 
 // lacSide is the L2TP access side of a generator.
@@ -54,7 +63,9 @@ func (g *Gen) openLAC(ctx context.Context) (func(), error) {
 		lns = netip.AddrPortFrom(lns.Addr(), 1701)
 	}
 	ls := &lacSide{g: g, done: make(chan struct{})}
-	lac, err := l2tp.NewLAC(l2tp.Config{HostName: c.HostName, Handler: ls, Logger: g.cfg.Log})
+	// With a tunnel secret, the proxy authentication response travels
+	// hidden (RFC 2661 §4.3).
+	lac, err := l2tp.NewLAC(l2tp.Config{HostName: c.HostName, Handler: ls, Logger: g.cfg.Log, HideAVPs: c.Secret != ""})
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
@@ -121,10 +132,14 @@ func anyOpen(ts []l2tp.TunnelInfo, open map[uint16]bool) bool {
 func (s *sub) placeCall(ctx context.Context) error {
 	ls := s.g.lac
 	tid := ls.tids[(s.idx-1)%len(ls.tids)]
-	c, err := ls.lac.Call(ctx, tid, l2tp.CallParams{
+	p := l2tp.CallParams{
 		SerialNumber: uint32(s.idx), BearerType: l2tp.BearerDigital, CallingNumber: s.user,
 		SequencingRequired: s.g.cfg.L2TP.Sequencing,
-	})
+	}
+	if s.g.cfg.L2TP.ProxyAuth {
+		p.Proxy = s.proxyNegotiated()
+	}
+	c, err := ls.lac.Call(ctx, tid, p)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return errors.New("no ICRP")
@@ -133,6 +148,40 @@ func (s *sub) placeCall(ctx context.Context) error {
 	}
 	s.call = c
 	return nil
+}
+
+// proxyNegotiated makes up the LCP and authentication exchange a LAC would
+// have had with s (random magic numbers, CHAP identifier and challenge;
+// MRU 1492), records our side of it in s.proxy and returns the proxy AVPs
+// for ICCN.
+func (s *sub) proxyNegotiated() *l2tp.ProxyInfo {
+	var rnd [24]byte
+	_, _ = rand.Read(rnd[:])
+	ours := []byte{1, 4, 0x05, 0xd4, 5, 6, rnd[0], rnd[1], rnd[2], rnd[3] | 1}
+	lac := []byte{1, 4, 0x05, 0xd4, 5, 6, rnd[4], rnd[5], rnd[6], rnd[7] | 2}
+	password := expand(s.g.cfg.Password, s.idx)
+	a := ppp.AuthRequest{User: s.user, ChapID: rnd[8]}
+	pi := &l2tp.ProxyInfo{
+		InitialReceivedConfReq: ours, LastSentConfReq: lac, LastReceivedConfReq: ours,
+		AuthenName: s.user, AuthenID: uint16(a.ChapID),
+	}
+	if s.g.cfg.Auth == "pap" {
+		lac = append(lac, 3, 4, 0xc0, 0x23)
+		a.Method, a.Password = ppp.AuthPAP, password
+		pi.AuthenType, pi.AuthenResponse = l2tp.ProxyAuthenPAP, []byte(password)
+	} else {
+		lac = append(lac, 3, 5, 0xc2, 0x23, 5)
+		a.Method, a.Challenge = ppp.AuthCHAP, rnd[9:]
+		h := md5.New()
+		h.Write([]byte{a.ChapID})
+		h.Write([]byte(password))
+		h.Write(a.Challenge)
+		a.Response = h.Sum(nil)
+		pi.AuthenType, pi.AuthenChallenge, pi.AuthenResponse = l2tp.ProxyAuthenCHAP, a.Challenge, a.Response
+	}
+	pi.LastSentConfReq = lac
+	s.proxy = &ppp.Proxy{LocalOptions: ours, PeerOptions: lac, Auth: a}
+	return pi
 }
 
 // hangupCall sends CDN unless the tunnels are torn down with StopCCN.

@@ -31,6 +31,7 @@ type sub struct {
 	sid      uint16
 	call     *l2tp.Call    // L2TP mode: the established call
 	lost     chan struct{} // L2TP mode: closed (by the LAC loop) when the call ends
+	proxy    *ppp.Proxy    // L2TP mode with proxy authentication: our side of what the LAC negotiated
 	lostSeen bool
 	link     *ppp.Link
 	ip       netip.Addr
@@ -204,7 +205,17 @@ func (s *sub) clientConfig() *ppp.Config {
 // negotiate runs PPP until IPCP is up.
 func (s *sub) negotiate(ctx context.Context) error {
 	s.link = ppp.New(s.clientConfig())
-	s.perform(s.link.Open(time.Now()))
+	if s.proxy != nil {
+		// The LAC already negotiated LCP and authenticated us; the
+		// verdict comes from the LNS.
+		fx, err := s.link.OpenProxy(time.Now(), *s.proxy)
+		if err != nil {
+			return err
+		}
+		s.perform(fx)
+	} else {
+		s.perform(s.link.Open(time.Now()))
+	}
 	for !s.up {
 		if s.down {
 			if s.downReason == ppp.ReasonAuthFailed {

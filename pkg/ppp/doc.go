@@ -12,6 +12,10 @@
 // that came up or went down, and the end of the link. A Link starts no
 // goroutine, reads no clock, does no I/O and logs nothing.
 //
+// OpenProxy starts a Link from the state an L2TP LAC already negotiated
+// (proxy LCP and proxy authentication, RFC 2661 §4.4.5): LCP Opened and the
+// credentials handed to the owner at once, in either role.
+//
 // Packets carry the PPP protocol number and the PPP packet; address/control
 // bytes (FF 03) and the PPPoE/L2TP headers are the owner's business.
 //

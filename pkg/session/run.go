@@ -64,7 +64,7 @@ func (s *Session) run() {
 	policy := time.NewTimer(time.Hour)
 	defer policy.Stop()
 
-	s.perform(link.Open(time.Now()))
+	s.perform(s.open(link, time.Now()))
 	for !s.ended {
 		if d := link.NextDeadline(); !d.IsZero() {
 			timer.Reset(time.Until(d))
@@ -88,6 +88,21 @@ func (s *Session) run() {
 		}
 	}
 	s.finish(time.Now(), s.downMessage)
+}
+
+// open starts PPP: from the LAC's proxied state when there is one the
+// link can take over, else from scratch.
+func (s *Session) open(link *ppp.Link, now time.Time) []ppp.Effect {
+	if s.p.Proxy == nil {
+		return link.Open(now)
+	}
+	fx, err := link.OpenProxy(now, *s.p.Proxy)
+	if err != nil {
+		s.m.log.Info("proxy LCP/authentication not usable: renegotiating", "id", s.id, "err", err)
+		return link.Open(now)
+	}
+	s.m.log.Debug("PPP taken over from the LAC's proxy LCP/authentication", "id", s.id, "user", s.p.Proxy.Auth.User)
+	return fx
 }
 
 // perform carries out a Link's effects in order.

@@ -39,6 +39,12 @@ type Params struct {
 	CallingSID string
 	// TunnelAuth describes the L2TP tunnel (RFC 2868) for AAA; nil for PPPoE.
 	TunnelAuth *aaa.Tunnel
+	// Proxy, when set, is the LCP state and credentials an L2TP LAC
+	// already negotiated with the subscriber: PPP starts from it
+	// (ppp.Link.OpenProxy) and the credentials go to AAA without asking
+	// the subscriber again. If the link cannot take it over, PPP is
+	// negotiated from scratch.
+	Proxy *ppp.Proxy
 	// DP creates the dataplane session; control frames must be delivered
 	// to the given function.
 	DP     func(control func(proto uint16, payload []byte)) (dataplane.Session, error)

@@ -46,7 +46,8 @@ func newL2TPLab(t testing.TB, users int, hello string, opts ...LabOptions) *Lab 
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	o.Users, o.Config = users, fmt.Sprintf(l2tpConfig, hello)
+	// LabOptions.Config adds keys to the l2tp section (indented by two).
+	o.Users, o.Config = users, fmt.Sprintf(l2tpConfig, hello)+o.Config
 	l := newLab(t, o)
 	l.Exec(l.BNG, "ip", "addr", "add", lnsAddr+"/24", "dev", "acc0")
 	l.Exec(l.Sub, "ip", "addr", "add", lacAddr+"/24", "dev", "sub0")
