@@ -73,6 +73,12 @@ say() { printf '\n== %s\n' "$*"; }
 # that $! is the process itself (ip netns exec execs it), not a subshell.
 x() { ip netns exec "$@"; }
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/hz}' "/proc/$1/stat"; }
+# rcvbuf_errs NS: UDP datagrams dropped for a full socket receive buffer
+# in that namespace (/proc/net/snmp Udp RcvbufErrors).
+rcvbuf_errs() { x "$P-$1" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 } else print $c["RcvbufErrors"] }' /proc/net/snmp; }
+bngstat() { "$BIN" cli --socket "$dir/cli.sock" show stat json | tr -d ' \n'; }
+# bngdrops prints bngbox's non-zero drop counters (show stat json).
+bngdrops() { bngstat | sed -n 's/.*"drops":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | grep -v ':0$' | tr '\n' ' '; }
 waitfor() { # waitfor FILE STRING SECONDS
 	for _ in $(seq $(($3 * 10))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
 	echo "bench: '$2' not in $1 after $3 s"; tail -20 "$1"; return 1
@@ -284,14 +290,23 @@ run_lns() {
 	say "$name: setup, $N sessions over $TUNNELS tunnels"
 	echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	cpu0=$(cpu_s "$pid")
-	set +e
-	x "$P-sub" "$BIN" loadgen --l2tp "$addr" --secret "$SECRET" --tunnels "$TUNNELS" -n "$N" --auth "$AUTH" \
-		--ping 198.51.100.2 --hold 2s --timeout "$TIMEOUT" --concurrency "$CONC" > "$dir/$name-setup.out" 2>&1
-	set -e
+	local lns0 sub0
+	lns0=$(rcvbuf_errs lns) sub0=$(rcvbuf_errs sub)
+	ip netns exec "$P-sub" "$BIN" loadgen --l2tp "$addr" --secret "$SECRET" --tunnels "$TUNNELS" -n "$N" --auth "$AUTH" \
+		--ping 198.51.100.2 --hold 3s --timeout "$TIMEOUT" --concurrency "$CONC" > "$dir/$name-setup.out" 2>&1 &
+	lg=$!
+	if [ "$name" = bngbox ]; then
+		while kill -0 "$lg" 2>/dev/null && [ "$(bngstat | sed -n 's/.*"active":\([0-9]*\).*/\1/p')" != "$N" ]; do sleep 0.1; done
+		echo "  bngbox drops once every session is active: $(bngdrops)"
+	fi
+	wait "$lg" || true
+	lg=""
 	cpu1=$(cpu_s "$pid")
 	rep=$(grep 'sessions up:' "$dir/$name-setup.out" || tail -3 "$dir/$name-setup.out")
 	echo "  $rep"
-	echo "  $name CPU: $(awk -v a="$cpu0" -v b="$cpu1" -v n="$N" 'BEGIN{printf "%.2f s, %.2f ms/session", b-a, (b-a)*1000/n}') (setup, ping, hold 2 s, teardown)"
+	echo "  UDP receive-buffer drops during setup: LNS namespace $(($(rcvbuf_errs lns) - lns0)), LAC namespace $(($(rcvbuf_errs sub) - sub0))"
+	[ "$name" = bngbox ] && echo "  bngbox drops after the teardown: $(bngdrops)"
+	echo "  $name CPU: $(awk -v a="$cpu0" -v b="$cpu1" -v n="$N" 'BEGIN{printf "%.2f s, %.2f ms/session", b-a, (b-a)*1000/n}') (setup, ping, hold 3 s, teardown)"
 	sleep 3 # let the teardown finish
 
 	say "$name: throughput through one session (iperf3 -t $IPERF_T)"

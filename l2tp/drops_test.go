@@ -1,9 +1,11 @@
 package l2tp
 
 import (
+	"bytes"
 	"context"
 	"maps"
 	"testing"
+	"time"
 )
 
 // TestLNSDrops sends junk to an LNS and checks each drop counter moves:
@@ -109,4 +111,99 @@ func TestLNSDrops(t *testing.T) {
 		t.Errorf("drops = %v, want %v", got, want)
 	}
 	_ = lacCall
+}
+
+// TestLNSDataBehindICCN: a LAC's first LCP frame follows its ICCN at once;
+// while the loop is busy (here: blocked) the ICCN is still queued when the
+// frame is read. The frame is delivered once the call is established, not
+// dropped as for an unknown session.
+func TestLNSDataBehindICCN(t *testing.T) {
+	lnsH := newRecHandler()
+	lns, err := NewLNS(Config{Addr: "127.0.0.1:0", Handler: lnsH})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, lns.Serve)
+	p := newRawPeer(t, lns.Addr())
+	p.send(0, 0, NewMessage(MsgSCCRQ).Add(AVPProtocolVersion, []byte{1, 0}).Add(AVPHostName, []byte("raw")).
+		AddUint32(AVPFramingCapabilities, 1).AddUint16(AVPAssignedTunnelID, 1))
+	_, rp := p.expect(MsgSCCRP)
+	tid, _ := rp.Uint16(AVPAssignedTunnelID)
+	p.send(tid, 0, NewMessage(MsgSCCCN))
+	p.send(tid, 0, NewMessage(MsgICRQ).AddUint16(AVPAssignedSessionID, 5).AddUint32(AVPCallSerialNumber, 1))
+	_, icrp := p.expect(MsgICRP)
+	sid, _ := icrp.Uint16(AVPAssignedSessionID)
+
+	release := make(chan struct{})
+	if err := lns.do(func() { <-release }); err != nil {
+		t.Fatal(err)
+	}
+	p.send(tid, sid, NewMessage(MsgICCN).AddUint32(AVPTxConnectSpeed, 1e6).AddUint32(AVPFramingType, FramingSync))
+	lcp := []byte{1, 1, 0, 4} // Configure-Request, no options
+	h := Header{TunnelID: tid, SessionID: sid}
+	if _, err := p.c.WriteToUDP(AppendData(nil, &h, ProtoLCP, lcp), p.to); err != nil {
+		t.Fatal(err)
+	}
+	// Let the reader see the frame while the ICCN waits (the old reader
+	// gave up after 20 ms); the outcome does not depend on this pause.
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	c := recv(t, lnsH.up, "NewCall")
+	d := recv(t, lnsH.data, "the LCP frame")
+	if d.c != c || d.proto != ProtoLCP || !bytes.Equal(d.payload, lcp) {
+		t.Fatalf("data %#04x % x on %p, want LCP % x on %p", d.proto, d.payload, d.c, lcp, c)
+	}
+	if got := lns.Drops()["unknown_session"]; got != 0 {
+		t.Errorf("unknown_session drops = %d, want 0", got)
+	}
+}
+
+// TestLNSDataBeforeICCN: the LAC's first LCP frames overtake its ICCN
+// (still in its send queue, or reordered): the LNS holds them while the
+// session waits for ICCN and delivers them, in order, once it is up.
+func TestLNSDataBeforeICCN(t *testing.T) {
+	lnsH := newRecHandler()
+	lns, err := NewLNS(Config{Addr: "127.0.0.1:0", Handler: lnsH})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, lns.Serve)
+	p := newRawPeer(t, lns.Addr())
+	p.send(0, 0, NewMessage(MsgSCCRQ).Add(AVPProtocolVersion, []byte{1, 0}).Add(AVPHostName, []byte("raw")).
+		AddUint32(AVPFramingCapabilities, 1).AddUint16(AVPAssignedTunnelID, 1))
+	_, rp := p.expect(MsgSCCRP)
+	tid, _ := rp.Uint16(AVPAssignedTunnelID)
+	p.send(tid, 0, NewMessage(MsgSCCCN))
+	p.send(tid, 0, NewMessage(MsgICRQ).AddUint16(AVPAssignedSessionID, 5).AddUint32(AVPCallSerialNumber, 1))
+	_, icrp := p.expect(MsgICRP)
+	sid, _ := icrp.Uint16(AVPAssignedSessionID)
+	h := Header{TunnelID: tid, SessionID: sid}
+	for id := byte(1); id <= 2; id++ {
+		if _, err := p.c.WriteToUDP(AppendData(nil, &h, ProtoLCP, []byte{1, id, 0, 4}), p.to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "frames held", func() bool {
+		var n int
+		_ = lns.call(func() {
+			for _, te := range lns.tunnels {
+				n += len(te.early[sid])
+			}
+		})
+		return n == 2
+	})
+	p.send(tid, sid, NewMessage(MsgICCN).AddUint32(AVPTxConnectSpeed, 1e6).AddUint32(AVPFramingType, FramingSync))
+	c := recv(t, lnsH.up, "NewCall")
+	for id := byte(1); id <= 2; id++ {
+		d := recv(t, lnsH.data, "an LCP frame")
+		if d.c != c || d.proto != ProtoLCP || !bytes.Equal(d.payload, []byte{1, id, 0, 4}) {
+			t.Fatalf("data %#04x % x, want LCP Configure-Request ID %d", d.proto, d.payload, id)
+		}
+	}
+	// A frame for a session that was never offered is dropped.
+	h.SessionID = sid + 1
+	if _, err := p.c.WriteToUDP(AppendData(nil, &h, ProtoLCP, []byte{1, 9, 0, 4}), p.to); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "unknown session drop", func() bool { return lns.Drops()["unknown_session"] == 1 })
 }

@@ -23,8 +23,10 @@ var ErrClosed = errors.New("l2tp: closed")
 //
 // NewCall and CallClosed run on the loop goroutine that owns the tunnels:
 // they must not block (post to the session's own goroutine instead).
-// CallData runs on the socket reader goroutine: it must not block and must
-// not retain payload after it returns.
+// CallData runs on the socket reader goroutine, or on the loop goroutine
+// for a frame that arrived while the ICCN establishing its call was still
+// queued: it must be safe for both, must not block and must not retain
+// payload after it returns.
 type Handler interface {
 	// NewCall is called once a call is established (LNS: ICCN received;
 	// LAC: ICCN sent). c.Info() carries the ICRQ/ICCN details, including
@@ -114,6 +116,9 @@ type tunnelEntry struct {
 	hidx int       // index in node.timers; -1 once removed
 	// calls the handler accepted, by our session ID.
 	calls map[uint16]*Call
+	// early holds data frames that arrived for a session still waiting
+	// for its ICCN (LNS), by our session ID; delivered at EventCallUp.
+	early map[uint16][]ctlPacket
 	// LAC: who waits for the tunnel or its calls to come up.
 	upWait   chan error
 	callWait map[uint16]chan callResult
@@ -132,6 +137,9 @@ type sccrqKey struct {
 type ctlPacket struct {
 	from netip.AddrPort
 	b    []byte
+	// data marks a data message deferred by the reader: it arrived on a
+	// known tunnel for a session not established (yet).
+	data bool
 }
 
 // node is the machinery an LNS and a LAC share: one UDP socket, a reader
@@ -284,6 +292,10 @@ loop:
 	for {
 		select {
 		case p := <-n.ctl:
+			if p.data {
+				n.handleDeferredData(p)
+				continue
+			}
 			n.handleControl(p)
 			n.ctlDone.Add(1)
 		case f := <-n.cmds:
@@ -362,8 +374,17 @@ func (n *node) readLoop() error {
 			continue
 		}
 		c := n.lookupCall(h.TunnelID, h.SessionID)
-		if c == nil && n.waitControl() {
-			c = n.lookupCall(h.TunnelID, h.SessionID)
+		if c == nil && n.tunnelKnown(h.TunnelID) {
+			// The ICCN that establishes the session may still be queued
+			// here, or still be in the LAC's send queue (a LAC sends its
+			// first LCP frame right after ICCN, whether or not its window
+			// let the ICCN out): the loop holds the frame until then.
+			select {
+			case n.ctl <- ctlPacket{from: from, b: append([]byte(nil), buf[:k]...), data: true}:
+			case <-n.done:
+				return nil
+			}
+			continue
 		}
 		if c == nil || c.closed.Load() {
 			n.drops.add(n.unknownReason(h.TunnelID), 1)
@@ -387,20 +408,48 @@ func (n *node) lookupCall(tid, sid uint16) *Call {
 	return n.calls[callKey(tid, sid)]
 }
 
-// waitControl waits (at most 20 ms) until the loop has handled every
-// control packet queued so far; it reports whether there were any.
-func (n *node) waitControl() bool {
-	queued := n.ctlQueued.Load()
-	if n.ctlDone.Load() >= queued {
-		return false
+// maxEarlyFrames bounds the data frames held per session waiting for its
+// ICCN.
+const maxEarlyFrames = 8
+
+// handleDeferredData delivers, on the loop, a data message the reader
+// deferred (see readLoop), or holds it while its session waits for ICCN. Only non-IP frames are delivered (LCP,
+// authentication, NCPs: the dataplane's IP writer is installed later), to
+// Handler.CallData, without sequence checks: the reader owns those.
+func (n *node) handleDeferredData(p ctlPacket) {
+	var h Header
+	payload, err := h.Decode(p.b)
+	if err != nil {
+		return // decoded once already
 	}
-	for range 200 {
-		time.Sleep(100 * time.Microsecond)
-		if n.ctlDone.Load() >= queued {
-			break
+	c := n.lookupCall(h.TunnelID, h.SessionID)
+	if c == nil {
+		te := n.tunnels[h.TunnelID]
+		if te != nil && te.peer.Addr() == p.from.Addr() && te.t.AwaitingConnect(h.SessionID) && len(te.early[h.SessionID]) < maxEarlyFrames {
+			if te.early == nil {
+				te.early = map[uint16][]ctlPacket{}
+			}
+			te.early[h.SessionID] = append(te.early[h.SessionID], p)
+			return
 		}
 	}
-	return true
+	if c == nil || c.closed.Load() || c.peer.Addr() != p.from.Addr() {
+		n.drops.add(n.unknownReason(h.TunnelID), 1)
+		return
+	}
+	proto, info, err := ParsePPP(payload)
+	if err != nil {
+		c.rxDropped.Add(1)
+		n.drops.add(DropMalformed, 1)
+		return
+	}
+	if proto == ProtoIPv4 || proto == ProtoIPv6 {
+		n.drops.add(DropUnknownSession, 1) // IP before the session was established
+		return
+	}
+	c.rxPackets.Add(1)
+	c.rxBytes.Add(uint64(len(info)))
+	n.cfg.Handler.CallData(c, proto, info)
 }
 
 func (n *node) receiveData(c *Call, h *Header, payload []byte) {
@@ -621,7 +670,10 @@ func (n *node) event(te *tunnelEntry, ev Event) {
 			w <- callResult{c, err}
 			delete(te.callWait, ev.SessionID)
 		}
+		early := te.early[ev.SessionID]
+		delete(te.early, ev.SessionID)
 		if err != nil {
+			n.drops.add(DropUnknownSession, uint64(len(early)))
 			n.forget(te, ev.SessionID)
 			r := Result{Code: CDNGeneralError, Message: err.Error()}
 			if re, ok := errors.AsType[*ResultError](err); ok {
@@ -633,8 +685,15 @@ func (n *node) event(te *tunnelEntry, ev Event) {
 			}
 			return
 		}
-		te.log.Debug("call up", "sid", ev.SessionID, "peer_sid", c.info.PeerSessionID)
+		te.log.Debug("call up", "sid", ev.SessionID, "peer_sid", c.info.PeerSessionID, "early_frames", len(early))
+		for _, p := range early {
+			n.handleDeferredData(p)
+		}
 	case EventCallDown, EventCallFailed:
+		if early := te.early[ev.SessionID]; early != nil {
+			delete(te.early, ev.SessionID)
+			n.drops.add(DropUnknownSession, uint64(len(early)))
+		}
 		if w := te.callWait[ev.SessionID]; w != nil {
 			w <- callResult{err: &ResultError{ev.Result}}
 			delete(te.callWait, ev.SessionID)

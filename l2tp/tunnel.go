@@ -164,6 +164,13 @@ func (t *Tunnel) setupDeadline() time.Time {
 	return time.Time{}
 }
 
+// AwaitingConnect reports whether our session sid was answered with ICRP
+// and waits for the LAC's ICCN (LNS).
+func (t *Tunnel) AwaitingConnect(sid uint16) bool {
+	c := t.calls[sid]
+	return c != nil && c.state == SessionWaitConnect
+}
+
 // callEnded reports the end of call sid: EventCallDown if it was
 // established, EventCallFailed otherwise.
 func callEnded(sid uint16, c *call, r Result, e *Effects) {
