@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -24,9 +23,9 @@ var ErrClosed = errors.New("l2tp: closed")
 // NewCall and CallClosed run on the loop goroutine that owns the tunnels:
 // they must not block (post to the session's own goroutine instead).
 // CallData runs on the socket reader goroutine, or on the loop goroutine
-// for a frame that arrived while the ICCN establishing its call was still
-// queued: it must be safe for both, must not block and must not retain
-// payload after it returns.
+// for a frame that arrived before the ICCN establishing its call: it must
+// be safe for both, must not block and must not retain payload after it
+// returns.
 type Handler interface {
 	// NewCall is called once a call is established (LNS: ICCN received;
 	// LAC: ICCN sent). c.Info() carries the ICRQ/ICCN details, including
@@ -170,11 +169,6 @@ type node struct {
 	tids map[uint16]struct{}
 
 	drops dropCounters
-	// ctlQueued and ctlDone count control packets handed to the loop and
-	// handled by it: a data message for an unknown session waits for the
-	// loop to catch up, since the ICCN that establishes the session may
-	// still be queued (a LAC sends its first LCP frame right after ICCN).
-	ctlQueued, ctlDone atomic.Uint64
 }
 
 func newNode(cfg Config, role Role, defAddr string) (*node, error) {
@@ -297,7 +291,6 @@ loop:
 				continue
 			}
 			n.handleControl(p)
-			n.ctlDone.Add(1)
 		case f := <-n.cmds:
 			f()
 		case <-timer.C:
@@ -367,7 +360,6 @@ func (n *node) readLoop() error {
 		if h.Control {
 			select {
 			case n.ctl <- ctlPacket{from: from, b: append([]byte(nil), buf[:k]...)}:
-				n.ctlQueued.Add(1)
 			case <-n.done:
 				return nil
 			}
@@ -413,9 +405,10 @@ func (n *node) lookupCall(tid, sid uint16) *Call {
 const maxEarlyFrames = 8
 
 // handleDeferredData delivers, on the loop, a data message the reader
-// deferred (see readLoop), or holds it while its session waits for ICCN. Only non-IP frames are delivered (LCP,
-// authentication, NCPs: the dataplane's IP writer is installed later), to
-// Handler.CallData, without sequence checks: the reader owns those.
+// deferred (see readLoop), or holds it while its session waits for ICCN.
+// Only non-IP frames are delivered (LCP, authentication, NCPs: the
+// dataplane's IP writer is installed later), to Handler.CallData, without
+// sequence checks: the reader owns those.
 func (n *node) handleDeferredData(p ctlPacket) {
 	var h Header
 	payload, err := h.Decode(p.b)
