@@ -132,7 +132,11 @@ func (d *daemon) start() error {
 		}
 		d.dp = tdp
 		if cfg.Userspace.UnitCachePrefill && cfg.Userspace.UnitCache > 0 {
-			go d.prefillUnits(tdp, cfg.PPP.MRU)
+			var iid uint64
+			if cfg.PPP.IPv6 {
+				iid, _ = config.ParseIntfID(cfg.PPP.IPv6IntfID) // validated; 0 for random
+			}
+			go d.prefillUnits(tdp, cfg.PPP.MRU, iid)
 		}
 	}
 
@@ -459,9 +463,9 @@ func selectDataplane(mode string) (kind, why string, err error) {
 // prefillUnits fills the userspace dataplane's unit cache in the background
 // (userspace.unit-cache-prefill). The whole process is in one network
 // namespace, so any thread may create the devices.
-func (d *daemon) prefillUnits(tdp *tun.Dataplane, mtu int) {
+func (d *daemon) prefillUnits(tdp *tun.Dataplane, mtu int, iid uint64) {
 	t0 := time.Now()
-	n, err := tdp.Prefill(mtu)
+	n, err := tdp.Prefill(mtu, iid)
 	if err != nil {
 		d.log.Warn("unit cache prefill stopped", "devices", n, slog.Any("err", err))
 		return

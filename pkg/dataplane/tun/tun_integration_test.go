@@ -567,11 +567,12 @@ func TestIntegrationReuse(t *testing.T) {
 func TestIntegrationPrefill(t *testing.T) {
 	nstest.Skip(t)
 	e := setup(t, Options{IdleDevices: 3}, nil)
-	n, err := e.dp.Prefill(1480)
+	e.bng.Exec(t, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=0")
+	n, err := e.dp.Prefill(1480, 1)
 	if err != nil || n != 3 {
 		t.Fatalf("Prefill = %d, %v; want 3", n, err)
 	}
-	if n, err := e.dp.Prefill(1480); err != nil || n != 0 {
+	if n, err := e.dp.Prefill(1480, 0); err != nil || n != 0 {
 		t.Errorf("second Prefill = %d, %v; want 0 (pool full)", n, err)
 	}
 	links, err := netlink.LinkList()
@@ -588,6 +589,9 @@ func TestIntegrationPrefill(t *testing.T) {
 		if a.MTU != 1480 || a.RawFlags&0x1 == 0 {
 			t.Errorf("prefilled %s: mtu %d flags %#x, want 1480 and up", a.Name, a.MTU, a.RawFlags)
 		}
+		if addrs, _ := netlink.AddrList(l, netlink.FAMILY_ALL); len(addrs) != 1 || addrs[0].IP.String() != "fe80::1" {
+			t.Errorf("prefilled %s has addresses %v, want only fe80::1", a.Name, addrs)
+		}
 	}
 	if ours != 3 {
 		t.Errorf("%d prefilled devices, want 3", ours)
@@ -598,11 +602,11 @@ func TestIntegrationPrefill(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := e.dp.nl.ops.Load()
-	if err := s.Up(dataplane.LinkConfig{LocalIP: localIP, PeerIP: peerIP, MTU: 1480}); err != nil {
+	if err := s.Up(dataplane.LinkConfig{LocalIP: localIP, PeerIP: peerIP, MTU: 1480, LocalIfaceID: 1, PeerIfaceID: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.dp.nl.ops.Load() - ops; n != 1 {
-		t.Errorf("Up on a prefilled device made %d netlink requests, want 1 (the address)", n)
+	if n := e.dp.nl.ops.Load() - ops; n != 2 {
+		t.Errorf("Up on a prefilled device made %d netlink requests, want 2 (IPv4 address, IPv6 peer route)", n)
 	}
 	e.write(t, pppoe(bngMAC, peerMAC, nil, 5, ProtoIPv4, icmpEcho(peerIP, localIP, 9)))
 	if _, f := e.nextSession(t, ProtoIPv4); f.SessionID != 5 || f.Payload[20] != 0 {

@@ -153,12 +153,15 @@ func (d *Dataplane) initDev(dev *tunDev, mtu int) error {
 }
 
 // Prefill creates devices for the idle pool until it holds
-// Options.IdleDevices, each configured with mtu and up, so that the first
-// sessions after start reuse devices as later ones do. It runs on the
-// caller's thread, which must be in the dataplane's network namespace, and
-// returns how many devices it made; it stops early when the dataplane
-// closes or a device cannot be created.
-func (d *Dataplane) Prefill(mtu int) (int, error) {
+// Options.IdleDevices, each configured with mtu and up and, when iid is not
+// 0, with our IPv6 link-local address fe80::<iid> (LinkConfig.LocalIfaceID
+// of the sessions to come), so that the first sessions after start reuse
+// devices as later ones do. Adding that address is the costly part: the
+// kernel inserts every device's local route for it into one FIB node, a
+// scan of all the others. It runs on the caller's thread, which must be in
+// the dataplane's network namespace, and returns how many devices it made;
+// it stops early when the dataplane closes or a device cannot be created.
+func (d *Dataplane) Prefill(mtu int, iid uint64) (int, error) {
 	if mtu == 0 {
 		mtu = DefaultMTU
 	}
@@ -176,6 +179,14 @@ func (d *Dataplane) Prefill(mtu int) (int, error) {
 		}
 		if err = d.initDev(dev, mtu); err == nil {
 			err = d.nl.linkSet(dev.idx, 0, 0, false, linkUp)
+		}
+		if err == nil && iid != 0 {
+			err = d.nl.addr(true, dev.idx, ll6(iid), ll6(iid), 128)
+			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EAFNOSUPPORT) {
+				err = nil // IPv6 disabled on the device or in the kernel
+			} else if err == nil {
+				dev.ll = iid
+			}
 		}
 		if err != nil {
 			d.deleteDev(dev)
