@@ -24,6 +24,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bngbox/bngbox/internal/netnstest"
 )
 
 // ipTCPHeaders is what each full-size packet carries besides TCP payload:
@@ -44,44 +46,8 @@ func TestIntegrationShaperIperf(t *testing.T) {
 	if !strings.Contains(d.Out.String(), "shaper enabled") {
 		t.Fatalf("daemon did not log the shaper start:\n%s", d.Out.String())
 	}
-	lg := l.StartLoadgen("-n", "1", "--user", "shaped", "--tun", "--hold", "-1s", "-v")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := lg.WaitOutput(ctx, " up\n"); err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`tun lg1 (\S+) up`).FindStringSubmatch(lg.Out.String())
-	if m == nil {
-		t.Fatalf("loadgen did not report its TUN:\n%s", lg.Out.String())
-	}
-	ip := m[1]
-
-	var before map[string]any
-	l.WaitFor("session with rates 10M/5M", 10*time.Second, func() bool {
-		ss := l.Sessions()
-		if len(ss) != 1 || ss[0]["ip"] != ip || !hasRates(ss[0], 10e6, 5e6) {
-			return false
-		}
-		before = ss[0]
-		return true
-	})
-	id, ifname := before["id"].(string), before["ifname"].(string)
-	ifb := "ifb-" + ifname
-
-	// The shaping job runs after the session is up: wait for it.
-	l.WaitFor("tbf and ingress on "+ifname, 10*time.Second, func() bool {
-		out, err := l.Try(l.BNG, "tc", "-s", "qdisc", "show", "dev", ifname)
-		return err == nil && strings.Contains(out, "qdisc tbf 1: root") && strings.Contains(out, "qdisc ingress ffff:")
-	})
-	t.Logf("tc -s qdisc show dev %s:\n%s", ifname, l.Exec(l.BNG, "tc", "-s", "qdisc", "show", "dev", ifname))
-	if out, err := l.Try(l.BNG, "tc", "qdisc", "show", "dev", ifb); err == nil {
-		if !strings.Contains(out, "qdisc tbf 1: root") {
-			t.Errorf("no tbf on %s:\n%s", ifb, out)
-		}
-		t.Logf("tc qdisc show dev %s:\n%s", ifb, out)
-	} else if !strings.Contains(d.Out.String(), "upstream=police") {
-		t.Errorf("no %s and the shaper is not in police mode: %v\n%s", ifb, err, out)
-	}
+	lg, ss := startShapedSession(t, l, d, "shaped", 10e6, 5e6)
+	before, id, ifname, ifb, ip := ss.info, ss.id, ss.ifname, ss.ifb, ss.ip
 
 	l.Start(l.Inet, "iperf3", "-s", "-B", inetAddr)
 	time.Sleep(300 * time.Millisecond) // iperf3 -s has no readiness signal; the client retries below
@@ -153,6 +119,63 @@ func TestIntegrationShaperIperf(t *testing.T) {
 	if _, err := l.Try(l.Sub, "ip", "link", "show", "lg1"); err == nil {
 		t.Errorf("loadgen left lg1")
 	}
+}
+
+// shapedSession is one loadgen session with its TUN (for iperf3 -B ip) whose
+// authorized rates are in force and whose tbf and ingress are installed.
+type shapedSession struct {
+	info           map[string]any // show sessions json at that point
+	id, ifname, ip string
+	ifb            string // the IFB its upload goes to ("" in police mode)
+}
+
+// startShapedSession brings up one session of user with --tun, waits for
+// its rates down/up in `show sessions` and for its tc setup, and checks
+// where upstream goes: an IFB carrying an HTB class (ifb mode) or, only if
+// the daemon said so, a police filter.
+func startShapedSession(t *testing.T, l *Lab, d *netnstest.Proc, user string, down, up float64, lgArgs ...string) (*netnstest.Proc, shapedSession) {
+	t.Helper()
+	lg := l.StartLoadgen(append([]string{"-n", "1", "--user", user, "--tun", "--hold", "-1s", "-v"}, lgArgs...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := lg.WaitOutput(ctx, " up\n"); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`tun lg1 (\S+) up`).FindStringSubmatch(lg.Out.String())
+	if m == nil {
+		t.Fatalf("loadgen did not report its TUN:\n%s", lg.Out.String())
+	}
+	ss := shapedSession{ip: m[1]}
+	l.WaitFor(fmt.Sprintf("session with rates %.0f/%.0f", down, up), 15*time.Second, func() bool {
+		s := l.Sessions()
+		if len(s) != 1 || s[0]["ip"] != ss.ip || !hasRates(s[0], down, up) {
+			return false
+		}
+		ss.info = s[0]
+		return true
+	})
+	ss.id, ss.ifname = ss.info["id"].(string), ss.info["ifname"].(string)
+
+	// The shaping job runs after the session is up: wait for it.
+	l.WaitFor("tbf and ingress on "+ss.ifname, 15*time.Second, func() bool {
+		out, err := l.Try(l.BNG, "tc", "-s", "qdisc", "show", "dev", ss.ifname)
+		return err == nil && strings.Contains(out, "qdisc tbf 1: root") && strings.Contains(out, "qdisc ingress ffff:")
+	})
+	t.Logf("tc -s qdisc show dev %s:\n%s", ss.ifname, l.Exec(l.BNG, "tc", "-s", "qdisc", "show", "dev", ss.ifname))
+	filters := l.Exec(l.BNG, "tc", "filter", "show", "dev", ss.ifname, "ingress")
+	t.Logf("tc filter show dev %s ingress:\n%s", ss.ifname, filters)
+	if fm := regexp.MustCompile(`Redirect to device (\S+)\)`).FindStringSubmatch(filters); fm != nil {
+		ss.ifb = fm[1]
+		tcs := l.Exec(l.BNG, "tc", "qdisc", "show", "dev", ss.ifb) + l.Exec(l.BNG, "tc", "class", "show", "dev", ss.ifb)
+		if !strings.Contains(tcs, "qdisc tbf 1: root") && !strings.Contains(tcs, "class htb 1:") {
+			t.Errorf("upload redirected to %s, which is not shaped:\n%s", ss.ifb, tcs)
+		}
+		t.Logf("tc qdisc/class show dev %s:\n%s", ss.ifb, tcs)
+	} else if !strings.Contains(filters, "police") || !strings.Contains(d.Out.String(), "upstream=police") {
+		t.Errorf("no redirect to an IFB and no police filter (police mode: %v):\n%s",
+			strings.Contains(d.Out.String(), "upstream=police"), filters)
+	}
+	return lg, ss
 }
 
 func hasRates(s map[string]any, down, up float64) bool {
