@@ -124,8 +124,7 @@ type Shaper struct {
 	Default   string        `yaml:"default"`  // down/up, e.g. 100M/20M; empty = unlimited
 	Mandatory bool          `yaml:"mandatory"`
 	BurstTime time.Duration `yaml:"burst-time"` // burst = max(rate*burst-time, 2*MTU)
-	Latency   time.Duration `yaml:"latency"`    // tbf queue: limit = rate*latency + burst
-	IFBPool   int           `yaml:"ifb-pool"`   // idle IFB devices kept for reuse (ifb mode)
+	Latency   time.Duration `yaml:"latency"`    // queue: limit = rate*latency + burst
 }
 
 // CLI configures the management interfaces.

@@ -7,7 +7,7 @@ package integration
 //	sub ─────────────(sub0 ↔ acc0)──────────── bng ──(up0 ↔ inet0)── inet
 //	loadgen --tun                              bngbox                iperf3 -s
 //	  lg1 <session ip>, rule from <ip>          ppp0: tbf root (down)    198.51.100.2
-//	  iperf3 -c 198.51.100.2 -B <ip>            ppp0 ingress → ifb-ppp0 tbf (up)
+//	  iperf3 -c 198.51.100.2 -B <ip>            ppp0 ingress → bngifb0 class 1:N (up)
 //
 // The user "shaped" is authorized with 10M/5M (local users file); the CLI
 // changes that live to 2M/1M and restores it.
@@ -37,6 +37,9 @@ const ipTCPHeaders = 52
 // sessionMTU is the PPPoE session's MTU (1500 − 8) in the lab.
 const sessionMTU = 1492
 
+// TestIntegrationShaperIperf: local users file rates, changed and restored
+// with the CLI (upstream: auto, which is ifb on a kernel without
+// act_police). The RADIUS/CoA variant is in shaper_coa_test.go.
 func TestIntegrationShaperIperf(t *testing.T) {
 	l := newLab(t, LabOptions{
 		Extra:  "  - {name: shaped, password: secret, rates: 10M/5M}\n",
@@ -103,13 +106,16 @@ func TestIntegrationShaperIperf(t *testing.T) {
 		t.Errorf("session or counters lost after restore: %v", last)
 	}
 
-	// The session ends: its tbf goes with pppN, the IFB is deleted.
+	// The session ends: its tbf goes with pppN, its class on the shared
+	// IFB is deleted.
 	lg.Stop(10 * time.Second)
 	l.WaitFor("session gone", 10*time.Second, func() bool { return len(l.Sessions()) == 0 })
-	l.WaitFor(ifb+" deleted", 10*time.Second, func() bool {
-		_, err := l.Try(l.BNG, "ip", "link", "show", ifb)
-		return err != nil
-	})
+	if ifb != "" {
+		l.WaitFor("no class left on "+ifb, 10*time.Second, func() bool {
+			out, err := l.Try(l.BNG, "tc", "class", "show", "dev", ifb)
+			return err == nil && !strings.Contains(out, "class htb")
+		})
+	}
 	if out, err := l.Try(l.BNG, "tc", "qdisc", "show", "dev", ifname); err == nil && strings.Contains(out, "tbf") {
 		t.Errorf("tbf still on %s after the session ended:\n%s", ifname, out)
 	}
@@ -166,9 +172,12 @@ func startShapedSession(t *testing.T, l *Lab, d *netnstest.Proc, user string, do
 	t.Logf("tc filter show dev %s ingress:\n%s", ss.ifname, filters)
 	if fm := regexp.MustCompile(`Redirect to device (\S+)\)`).FindStringSubmatch(filters); fm != nil {
 		ss.ifb = fm[1]
-		tcs := l.Exec(l.BNG, "tc", "qdisc", "show", "dev", ss.ifb) + l.Exec(l.BNG, "tc", "class", "show", "dev", ss.ifb)
-		if !strings.Contains(tcs, "qdisc tbf 1: root") && !strings.Contains(tcs, "class htb 1:") {
-			t.Errorf("upload redirected to %s, which is not shaped:\n%s", ss.ifb, tcs)
+		tcs := l.Exec(l.BNG, "tc", "qdisc", "show", "dev", ss.ifb) + l.Exec(l.BNG, "tc", "class", "show", "dev", ss.ifb) +
+			l.Exec(l.BNG, "tc", "filter", "show", "dev", ss.ifb)
+		for _, w := range []string{"qdisc htb 1: root", "qdisc bfifo", "class htb 1:", "bngbox_class"} {
+			if !strings.Contains(tcs, w) {
+				t.Errorf("upload redirected to %s, which lacks %q:\n%s", ss.ifb, w, tcs)
+			}
 		}
 		t.Logf("tc qdisc/class show dev %s:\n%s", ss.ifb, tcs)
 	} else if !strings.Contains(filters, "police") || !strings.Contains(d.Out.String(), "upstream=police") {
@@ -257,7 +266,7 @@ func (p iperf) expect(what string, down bool, want float64) {
 // loadgen's setup rate for each (issue 5: shaping may cost at most 20 %% of it),
 // how long after the first PADI every session's tbf was installed, and how
 // long the shaped sessions' teardown (Clear: IFB deletion) took.
-// BNGBOX_BENCH_SHAPER adds keys to the shaper section, e.g. ", ifb-pool: 1000".
+// BNGBOX_BENCH_SHAPER adds keys to the shaper section, e.g. ", upstream: ifb".
 //
 //	make build && BNGBOX_BIN=$PWD/bin/bngbox go test -tags integration -run '^$' \
 //	  -bench ShapingSetup -benchtime 1x -timeout 30m ./test/integration/
@@ -327,12 +336,14 @@ poll:
 	}
 	res.rate, _ = strconv.ParseFloat(m[3], 64)
 	down := time.Now()
-	// Let teardown (and its IFB deletions) finish before the next run, so
-	// runs do not load each other.
+	// Let teardown (IFB deletions in the per-session IFB design, class
+	// deletions on the shared IFB now) finish before the next run, so runs
+	// do not load each other.
 	for time.Since(down) < 3*time.Minute {
 		o, _ := l.CLI("show", "sessions", "json")
 		links, _ := l.Try(l.BNG, "ip", "-o", "link", "show", "type", "ifb")
-		if strings.TrimSpace(o) == "[]" && !strings.Contains(links, "ifb-") {
+		classes, _ := l.Try(l.BNG, "tc", "class", "show", "dev", "bngifb0")
+		if strings.TrimSpace(o) == "[]" && !strings.Contains(links, "ifb-") && !strings.Contains(classes, "class htb") {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
