@@ -326,12 +326,12 @@ type shapeJob struct {
 // counts as over (deferShaping).
 const shapeQuiet = 250 * time.Millisecond
 
-// deferShaping holds a session-up job back while sessions keep coming up,
+// deferShaping holds a session-up job back while sessions are coming up,
 // so that its netlink work (which takes the kernel's RTNL lock, like the
 // session interfaces' own setup) does not slow down a setup burst; it
-// returns once no session came up for shapeQuiet, or once the job is
-// ShapeDefer old, whichever is first. Jobs behind it wait with it (the
-// queue is FIFO, so a session's Set and Clear stay in order).
+// returns once no session is in setup and none came up for shapeQuiet, or
+// once the job is ShapeDefer old, whichever is first. Jobs behind it wait
+// with it (the queue is FIFO, so a session's Set and Clear stay in order).
 func (m *Manager) deferShaping(j shapeJob) {
 	limit := m.config().ShapeDefer
 	if !j.up || limit <= 0 {
@@ -341,11 +341,23 @@ func (m *Manager) deferShaping(j shapeJob) {
 		now := time.Now()
 		left := j.at.Add(limit).Sub(now)
 		quiet := now.Sub(time.Unix(0, m.lastUpJob.Load()))
-		if left <= 0 || quiet >= shapeQuiet {
+		if left <= 0 || (quiet >= shapeQuiet && !m.anyStarting()) {
 			return
 		}
-		time.Sleep(min(left, shapeQuiet-quiet))
+		time.Sleep(min(left, max(shapeQuiet-quiet, shapeQuiet/5)))
 	}
+}
+
+// anyStarting reports whether a session is in setup (PPP negotiating).
+func (m *Manager) anyStarting() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.sessions {
+		if s.stateNow() == Starting {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Manager) shapeLoop() {

@@ -7,8 +7,9 @@ import (
 )
 
 // deferShaping holds a session-up shaping job while sessions keep coming
-// up, returns once none came up for shapeQuiet, and never holds a job
-// longer than ShapeDefer; live changes and ShapeDefer 0 never wait.
+// up or are in setup, returns once none came up for shapeQuiet and none is
+// in setup, and never holds a job longer than ShapeDefer; live changes and
+// ShapeDefer 0 never wait.
 func TestDeferShaping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := &Manager{}
@@ -61,10 +62,25 @@ func TestDeferShaping(t *testing.T) {
 		if d := wait(shapeJob{at: time.Now()}); d != 0 {
 			t.Errorf("live change waited %v", d)
 		}
+		close(done)
+		time.Sleep(time.Second)
+
+		// A session still negotiating holds the job too, even when none
+		// came up lately.
+		st := &Session{}
+		st.state.Store(Starting)
+		m.sessions = map[string]*Session{"x": st}
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			st.state.Store(Active)
+		}()
+		if d := wait(shapeJob{up: true, at: time.Now()}); d < 300*time.Millisecond || d > 350*time.Millisecond {
+			t.Errorf("session in setup for 300ms: waited %v", d)
+		}
+
 		m.SetConfig(Config{})
 		if d := wait(shapeJob{up: true, at: time.Now()}); d != 0 {
 			t.Errorf("ShapeDefer 0: waited %v", d)
 		}
-		close(done)
 	})
 }
