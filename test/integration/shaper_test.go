@@ -262,7 +262,8 @@ func (p iperf) expect(what string, down bool, want float64) {
 
 // BenchmarkIntegrationShapingSetup brings up 1000 sessions (BNGBOX_BENCH_SESSIONS)
 // with shaping (shaper.default 10M/5M, ifb mode here) and without, alternating
-// the two in the same run (BNGBOX_BENCH_ROUNDS rounds, default 2), and reports the
+// the two in the same run (BNGBOX_BENCH_ROUNDS rounds, default 2, the arm that goes
+// first alternating), and reports the
 // loadgen's setup rate for each (issue 5: shaping may cost at most 20 %% of it),
 // how long after the first PADI every session's tbf was installed, and how
 // long the shaped sessions' teardown (Clear: IFB deletion) took.
@@ -276,10 +277,16 @@ func BenchmarkIntegrationShapingSetup(b *testing.B) {
 		var plain, shaped []float64
 		var shapedIn, teardown []time.Duration
 		for r := range rounds {
-			p := shapingRun(b, n, false)
-			s := shapingRun(b, n, true)
-			b.Logf("round %d: unshaped %.0f setups/s; shaped %.0f setups/s, %d of %d shaped %.2fs after the first PADI, teardown %.1fs",
-				r+1, p.rate, s.rate, s.nShaped, n, s.shapedIn.Seconds(), s.teardown.Seconds())
+			// Alternate which arm goes first (ABBA): a run can be slowed by
+			// the kernel still freeing the previous run's devices.
+			var p, s shapingResult
+			if r%2 == 0 {
+				p, s = shapingRun(b, n, false), shapingRun(b, n, true)
+			} else {
+				s, p = shapingRun(b, n, true), shapingRun(b, n, false)
+			}
+			b.Logf("round %d: unshaped %.0f setups/s (load %s); shaped %.0f setups/s (load %s), %d of %d shaped %.2fs after the first PADI, teardown %.1fs",
+				r+1, p.rate, p.load, s.rate, s.load, s.nShaped, n, s.shapedIn.Seconds(), s.teardown.Seconds())
 			plain, shaped = append(plain, p.rate), append(shaped, s.rate)
 			shapedIn, teardown = append(shapedIn, s.shapedIn), append(teardown, s.teardown)
 		}
@@ -296,6 +303,7 @@ func BenchmarkIntegrationShapingSetup(b *testing.B) {
 }
 
 type shapingResult struct {
+	load               string // 1-minute load average when the run started
 	rate               float64
 	nShaped            int // sessions with a tbf when shapedIn was taken
 	shapedIn, teardown time.Duration
@@ -311,9 +319,12 @@ func shapingRun(b *testing.B, n int, shaped bool) shapingResult {
 	}
 	l := newLab(b, opt)
 	l.StartDaemon()
+	var res shapingResult
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		res.load = strings.Fields(string(la))[0]
+	}
 	start := time.Now()
 	lg := l.StartLoadgen("-n", strconv.Itoa(n), "--hold", "15s", "--timeout", "60s")
-	var res shapingResult
 poll:
 	for shaped {
 		out, _ := l.Try(l.BNG, "tc", "qdisc", "show")
