@@ -34,8 +34,8 @@ const (
 	UpstreamAuto Upstream = iota
 	// UpstreamPolice drops excess ingress traffic with a police action.
 	UpstreamPolice
-	// UpstreamIFB redirects ingress traffic into a per-session IFB device
-	// shaped with tbf.
+	// UpstreamIFB redirects ingress traffic into a shared IFB device,
+	// where an HTB class per session shapes it.
 	UpstreamIFB
 )
 
