@@ -12,13 +12,17 @@ import (
 // and records each operation as an iproute2 command line.
 //
 // The fake models a kernel with act_police: Config.Upstream auto means
-// police; set UpstreamIFB to model the fallback.
+// police; set UpstreamIFB to model the fallback. Interfaces get ifindexes
+// 2, 3, ... in the order they are first seen, unless SetIndex says
+// otherwise.
 type Fake struct {
 	e *engine
 
-	mu    sync.Mutex
-	lines []string               // guarded by mu
-	fail  func(cmd string) error // guarded by mu
+	mu      sync.Mutex
+	lines   []string               // guarded by mu
+	fail    func(cmd string) error // guarded by mu
+	indexes map[string]int         // guarded by mu
+	ifbs    map[int]bool           // guarded by mu; shared IFBs set up
 }
 
 var _ Shaper = (*Fake)(nil)
@@ -30,9 +34,45 @@ func NewFake(cfg Config) *Fake {
 	if mode == UpstreamAuto {
 		mode = UpstreamPolice
 	}
-	f := &Fake{}
-	f.e = newEngine(cfg, mode, f.exec)
+	f := &Fake{indexes: map[string]int{}, ifbs: map[int]bool{}}
+	f.e = newEngine(cfg, mode, f)
+	if mode == UpstreamIFB {
+		f.ensureIFB(0) // as New does
+	}
 	return f
+}
+
+// SetIndex sets the ifindex the fake reports for iface; 0 means iface does
+// not exist.
+func (f *Fake) SetIndex(iface string, idx int) {
+	f.mu.Lock()
+	f.indexes[iface] = idx
+	f.mu.Unlock()
+}
+
+func (f *Fake) index(iface string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	idx, ok := f.indexes[iface]
+	if !ok {
+		idx = len(f.indexes) + 2
+		f.indexes[iface] = idx
+	}
+	if idx == 0 {
+		return 0, errGone
+	}
+	return idx, nil
+}
+
+// ensureIFB records the setup of shared IFB k once (see ifbSetup).
+func (f *Fake) ensureIFB(k int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.ifbs[k] {
+		f.ifbs[k] = true
+		f.lines = append(f.lines, ifbSetup(sharedIFB(k))...)
+	}
+	return nil
 }
 
 func (f *Fake) exec(_ context.Context, o op) error {

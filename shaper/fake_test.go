@@ -22,14 +22,37 @@ const (
 	ingDel   = "tc qdisc del dev ppp0 handle ffff: ingress"
 	police5  = "tc filter replace dev ppp0 parent ffff: protocol all prio 1 handle 800::800 u32 match u32 0 0 action police rate 5mbit burst 6250b mtu 65535 drop"
 	police1  = "tc filter replace dev ppp0 parent ffff: protocol all prio 1 handle 800::800 u32 match u32 0 0 action police rate 1mbit burst 3000b mtu 65535 drop"
-	ifbAdd   = "ip link add ifb-ppp0 alias bngbox-shaper:ppp0 type ifb"
-	ifbUp    = "ip link set dev ifb-ppp0 up"
-	ifbTbf5  = "tc qdisc replace dev ifb-ppp0 root handle 1: tbf rate 5mbit burst 6250b limit 37500b"
-	ifbChg1  = "tc qdisc change dev ifb-ppp0 root handle 1: tbf rate 1mbit burst 3000b limit 9250b"
-	ifbChg5  = "tc qdisc change dev ifb-ppp0 root handle 1: tbf rate 5mbit burst 6250b limit 37500b"
-	redirect = "tc filter replace dev ppp0 parent ffff: protocol all prio 1 handle 800::800 u32 match u32 0 0 action mirred egress redirect dev ifb-ppp0"
-	ifbDel   = "ip link del ifb-ppp0"
+	// ppp0 is the fake's first interface: ifindex 2, class 1:3.
+	class5   = "tc class replace dev bngifb0 parent 1: classid 1:3 htb rate 5mbit ceil 5mbit burst 6250b cburst 6250b quantum 62500"
+	class1   = "tc class replace dev bngifb0 parent 1: classid 1:3 htb rate 1mbit ceil 1mbit burst 3000b cburst 3000b quantum 12500"
+	leaf5    = "tc qdisc replace dev bngifb0 parent 1:3 bfifo limit 37500b"
+	leaf1    = "tc qdisc replace dev bngifb0 parent 1:3 bfifo limit 9250b"
+	classDel = "tc class del dev bngifb0 classid 1:3"
+	redirect = "tc filter replace dev ppp0 parent ffff: protocol all prio 1 handle 800::800 u32 match u32 0 0 action mirred egress redirect dev bngifb0"
 )
+
+// ifbSetup0 is what NewFake (like New) does in ifb mode.
+var ifbSetup0 = []string{
+	"ip link add bngifb0 txqueuelen 100 type ifb",
+	"ip link set dev bngifb0 alias bngbox-shaper:shared addrgenmode none up",
+	"tc qdisc replace dev bngifb0 root handle 1: htb r2q 10",
+	"tc filter replace dev bngifb0 parent 1: protocol all prio 1 handle 1 bpf name bngbox_class (classid 1:(skb->ingress_ifindex % 0xfff0 + 1))",
+}
+
+// newFake returns a Fake whose setup transcript (ifb mode) is checked and
+// taken.
+func newFake(t testing.TB, mode Upstream) *Fake {
+	t.Helper()
+	f := NewFake(Config{Upstream: mode})
+	want := []string(nil)
+	if mode == UpstreamIFB {
+		want = ifbSetup0
+	}
+	if got := f.Take(); !equal(got, want) {
+		t.Fatalf("setup transcript:\n got %q\nwant %q", got, want)
+	}
+	return f
+}
 
 var (
 	r10x5 = rate.Rates{Down: 10e6, Up: 5e6}
@@ -67,14 +90,14 @@ func TestFakeTranscript(t *testing.T) {
 			name: "ifb set",
 			mode: UpstreamIFB,
 			steps: []step{
-				{r: r10x5, want: []string{down10, ifbAdd, ifbUp, ifbTbf5, ingAdd, redirect}},
+				{r: r10x5, want: []string{down10, class5, leaf5, ingAdd, redirect}},
 			},
 		},
 		{
 			name: "same again is no ops",
 			mode: UpstreamIFB,
 			steps: []step{
-				{r: r10x5, want: []string{down10, ifbAdd, ifbUp, ifbTbf5, ingAdd, redirect}},
+				{r: r10x5, want: []string{down10, class5, leaf5, ingAdd, redirect}},
 				{r: r10x5, want: nil},
 				{r: r10x5, want: nil},
 			},
@@ -83,7 +106,7 @@ func TestFakeTranscript(t *testing.T) {
 			name: "change down only",
 			mode: UpstreamIFB,
 			steps: []step{
-				{r: r10x5, want: []string{down10, ifbAdd, ifbUp, ifbTbf5, ingAdd, redirect}},
+				{r: r10x5, want: []string{down10, class5, leaf5, ingAdd, redirect}},
 				{r: rate.Rates{Down: 2e6, Up: 5e6}, want: []string{down2chg}},
 			},
 		},
@@ -91,8 +114,8 @@ func TestFakeTranscript(t *testing.T) {
 			name: "change up only ifb",
 			mode: UpstreamIFB,
 			steps: []step{
-				{r: r10x5, want: []string{down10, ifbAdd, ifbUp, ifbTbf5, ingAdd, redirect}},
-				{r: rate.Rates{Down: 10e6, Up: 1e6}, want: []string{ifbChg1}},
+				{r: r10x5, want: []string{down10, class5, leaf5, ingAdd, redirect}},
+				{r: rate.Rates{Down: 10e6, Up: 1e6}, want: []string{class1, leaf1}},
 			},
 		},
 		{
@@ -107,17 +130,17 @@ func TestFakeTranscript(t *testing.T) {
 			name: "change both then restore",
 			mode: UpstreamIFB,
 			steps: []step{
-				{r: r10x5, want: []string{down10, ifbAdd, ifbUp, ifbTbf5, ingAdd, redirect}},
-				{r: r2x1, want: []string{down2chg, ifbChg1}},
-				{r: r10x5, want: []string{down10ch, ifbChg5}},
+				{r: r10x5, want: []string{down10, class5, leaf5, ingAdd, redirect}},
+				{r: r2x1, want: []string{down2chg, class1, leaf1}},
+				{r: r10x5, want: []string{down10ch, class5, leaf5}},
 			},
 		},
 		{
-			name: "clear ifb removes redirect before ifb",
+			name: "clear ifb removes redirect before class",
 			mode: UpstreamIFB,
 			steps: []step{
-				{r: r10x5, want: []string{down10, ifbAdd, ifbUp, ifbTbf5, ingAdd, redirect}},
-				{clear: true, want: []string{downDel, ingDel, ifbDel}},
+				{r: r10x5, want: []string{down10, class5, leaf5, ingAdd, redirect}},
+				{clear: true, want: []string{downDel, ingDel, classDel}},
 				{clear: true, want: nil},
 			},
 		},
@@ -140,8 +163,8 @@ func TestFakeTranscript(t *testing.T) {
 			name: "zero is unlimited: set zero removes everything",
 			mode: UpstreamIFB,
 			steps: []step{
-				{r: r10x5, want: []string{down10, ifbAdd, ifbUp, ifbTbf5, ingAdd, redirect}},
-				{r: rate.Rates{}, want: []string{downDel, ingDel, ifbDel}},
+				{r: r10x5, want: []string{down10, class5, leaf5, ingAdd, redirect}},
+				{r: rate.Rates{}, want: []string{downDel, ingDel, classDel}},
 				{r: rate.Rates{}, want: nil},
 			},
 		},
@@ -149,7 +172,7 @@ func TestFakeTranscript(t *testing.T) {
 			name: "zero down removes only the root tbf",
 			mode: UpstreamIFB,
 			steps: []step{
-				{r: r10x5, want: []string{down10, ifbAdd, ifbUp, ifbTbf5, ingAdd, redirect}},
+				{r: r10x5, want: []string{down10, class5, leaf5, ingAdd, redirect}},
 				{r: rate.Rates{Up: 5e6}, want: []string{downDel}},
 				{r: r10x5, want: []string{down10}},
 			},
@@ -158,9 +181,9 @@ func TestFakeTranscript(t *testing.T) {
 			name: "zero up removes only the upstream",
 			mode: UpstreamIFB,
 			steps: []step{
-				{r: r10x5, want: []string{down10, ifbAdd, ifbUp, ifbTbf5, ingAdd, redirect}},
-				{r: rate.Rates{Down: 10e6}, want: []string{ingDel, ifbDel}},
-				{r: r10x5, want: []string{ifbAdd, ifbUp, ifbTbf5, ingAdd, redirect}},
+				{r: r10x5, want: []string{down10, class5, leaf5, ingAdd, redirect}},
+				{r: rate.Rates{Down: 10e6}, want: []string{ingDel, classDel}},
+				{r: r10x5, want: []string{class5, leaf5, ingAdd, redirect}},
 			},
 		},
 		{
@@ -186,7 +209,7 @@ func TestFakeTranscript(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := NewFake(Config{Upstream: tt.mode})
+			f := newFake(t, tt.mode)
 			for i, s := range tt.steps {
 				var err error
 				if s.clear {
@@ -221,7 +244,7 @@ func equal(a, b []string) bool {
 // A failed op leaves the earlier ones recorded; the next Set resumes
 // after the last success instead of redoing or skipping anything.
 func TestFakePartialFailureResumes(t *testing.T) {
-	f := NewFake(Config{Upstream: UpstreamIFB})
+	f := newFake(t, UpstreamIFB)
 	boom := errors.New("boom")
 	f.FailWith(func(cmd string) error {
 		if strings.HasPrefix(cmd, "tc qdisc replace dev ppp0 handle ffff:") {
@@ -235,7 +258,7 @@ func TestFakePartialFailureResumes(t *testing.T) {
 	}
 	// The plan stops at the failure, the resync redoes all and fails there
 	// again.
-	if got, want := f.Take(), []string{down10, ifbAdd, ifbUp, ifbTbf5, down10, ifbAdd, ifbUp, ifbTbf5}; !equal(got, want) {
+	if got, want := f.Take(), []string{down10, class5, leaf5, down10, class5, leaf5}; !equal(got, want) {
 		t.Fatalf("before failure got %q, want %q", got, want)
 	}
 	f.FailWith(nil)
@@ -246,7 +269,7 @@ func TestFakePartialFailureResumes(t *testing.T) {
 		t.Fatalf("resume got %q, want %q", got, want)
 	}
 	st := f.Stats()
-	if st.Sets != 2 || st.Failed != 1 || st.OpsFailed != 2 || st.OpsApplied != 10 || st.Resyncs != 1 || st.Shaped != 1 {
+	if st.Sets != 2 || st.Failed != 1 || st.OpsFailed != 2 || st.OpsApplied != 8 || st.Resyncs != 1 || st.Shaped != 1 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -263,20 +286,18 @@ func TestFakeResync(t *testing.T) {
 	}{
 		{"ifb change", UpstreamIFB, r2x1, []string{
 			"tc qdisc replace dev ppp0 root handle 1: tbf rate 2mbit burst 3000b limit 15500b",
-			ifbAdd, ifbUp,
-			"tc qdisc replace dev ifb-ppp0 root handle 1: tbf rate 1mbit burst 3000b limit 9250b",
-			ingAdd, redirect,
+			class1, leaf1, ingAdd, redirect,
 		}},
 		{"ifb up removed", UpstreamIFB, rate.Rates{Down: 2e6}, []string{
 			"tc qdisc replace dev ppp0 root handle 1: tbf rate 2mbit burst 3000b limit 15500b",
-			ingDel, ifbDel,
+			ingDel, classDel,
 		}},
 		{"police down removed", UpstreamPolice, rate.Rates{Up: 1e6}, []string{
 			downDel, ingAdd, police1,
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := NewFake(Config{Upstream: tt.mode})
+			f := newFake(t, tt.mode)
 			ctx := context.Background()
 			if err := f.Set(ctx, "ppp0", r10x5); err != nil {
 				t.Fatal(err)
@@ -346,19 +367,82 @@ func TestFakeErrors(t *testing.T) {
 	}
 }
 
-func TestIFBName(t *testing.T) {
-	for iface, want := range map[string]string{
-		"ppp0":        "ifb-ppp0",
-		"ppp12345":    "ifb-ppp12345",
-		"l2tp1234-56": "ifb-l2tp1234-56",
-	} {
-		if got := ifbName(iface); got != want {
-			t.Errorf("ifbName(%q) = %q, want %q", iface, got, want)
+func TestClassMinor(t *testing.T) {
+	for idx, want := range map[int]uint16{1: 2, 2: 3, 0xffef: 0xfff0, 0xfff0: 1, 0xfff0 + 5: 6, 1<<31 - 1: uint16((1<<31-1)%0xfff0 + 1)} {
+		if got := classMinor(idx); got != want {
+			t.Errorf("classMinor(%d) = %#x, want %#x", idx, got, want)
 		}
 	}
-	long := ifbName("abcdefghijklmno")
-	if len(long) > ifnamsiz || !strings.HasPrefix(long, "ifb-") || long == ifbName("abcdefghijklmnp") {
-		t.Errorf("ifbName(long) = %q", long)
+	for name, want := range map[string]int{"bngifb0": 0, "bngifb15": 15, "bngifbx": -1, "ifb0": -1} {
+		if got := sharedIndex(name); got != want {
+			t.Errorf("sharedIndex(%q) = %d, want %d", name, got, want)
+		}
+	}
+}
+
+// Two interfaces with the same class number: the second gets a second
+// shared IFB. An interface recreated under the same name (new ifindex)
+// moves to its new class: new class first, then the old one goes.
+func TestFakeClassClash(t *testing.T) {
+	f := newFake(t, UpstreamIFB)
+	ctx := context.Background()
+	f.SetIndex("ppp0", 5)
+	f.SetIndex("ppp1", 5+classModulus)
+	for _, iface := range []string{"ppp0", "ppp1"} {
+		if err := f.Set(ctx, iface, rate.Rates{Up: 1e6}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"tc class replace dev bngifb0 parent 1: classid 1:6 htb rate 1mbit ceil 1mbit burst 3000b cburst 3000b quantum 12500",
+		"tc qdisc replace dev bngifb0 parent 1:6 bfifo limit 9250b",
+		"tc qdisc replace dev ppp0 handle ffff: ingress",
+		"tc filter replace dev ppp0 parent ffff: protocol all prio 1 handle 800::800 u32 match u32 0 0 action mirred egress redirect dev bngifb0",
+		"ip link add bngifb1 txqueuelen 100 type ifb",
+		"ip link set dev bngifb1 alias bngbox-shaper:shared addrgenmode none up",
+		"tc qdisc replace dev bngifb1 root handle 1: htb r2q 10",
+		"tc filter replace dev bngifb1 parent 1: protocol all prio 1 handle 1 bpf name bngbox_class (classid 1:(skb->ingress_ifindex % 0xfff0 + 1))",
+		"tc class replace dev bngifb1 parent 1: classid 1:6 htb rate 1mbit ceil 1mbit burst 3000b cburst 3000b quantum 12500",
+		"tc qdisc replace dev bngifb1 parent 1:6 bfifo limit 9250b",
+		"tc qdisc replace dev ppp1 handle ffff: ingress",
+		"tc filter replace dev ppp1 parent ffff: protocol all prio 1 handle 800::800 u32 match u32 0 0 action mirred egress redirect dev bngifb1",
+	}
+	if got := f.Take(); !equal(got, want) {
+		t.Fatalf("clash transcript:\n got %q\nwant %q", got, want)
+	}
+	f.SetIndex("ppp0", 7)
+	if err := f.Set(ctx, "ppp0", rate.Rates{Up: 1e6}); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{
+		"tc class replace dev bngifb0 parent 1: classid 1:8 htb rate 1mbit ceil 1mbit burst 3000b cburst 3000b quantum 12500",
+		"tc qdisc replace dev bngifb0 parent 1:8 bfifo limit 9250b",
+		"tc class del dev bngifb0 classid 1:6",
+	}
+	if got := f.Take(); !equal(got, want) {
+		t.Fatalf("move transcript:\n got %q\nwant %q", got, want)
+	}
+	// Gone: Clear only deletes the class.
+	f.SetIndex("ppp0", 0)
+	if err := f.Clear(ctx, "ppp0"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Take(), []string{"tc class del dev bngifb0 classid 1:8"}; !equal(got, want) {
+		t.Fatalf("clear of a gone iface: got %q, want %q", got, want)
+	}
+	if err := f.Clear(ctx, "ppp1"); err != nil {
+		t.Fatal(err)
+	}
+	f.Take()
+	f.e.mu.Lock()
+	for k, m := range f.e.slots {
+		if len(m) != 0 {
+			t.Errorf("slots of bngifb%d left: %v", k, m)
+		}
+	}
+	f.e.mu.Unlock()
+	if st := f.Stats(); st.Shaped != 0 {
+		t.Errorf("Shaped = %d", st.Shaped)
 	}
 }
 
@@ -403,19 +487,26 @@ func TestFakeConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Every add must be matched by a del per interface.
-	adds, dels := 0, 0
+	// Every class was deleted, and its number given back.
+	last := map[string]string{}
 	for _, l := range f.Take() {
-		switch {
-		case strings.HasPrefix(l, "ip link add"):
-			adds++
-		case strings.HasPrefix(l, "ip link del"):
-			dels++
+		if _, id, ok := strings.Cut(l, " classid "); ok && strings.HasPrefix(l, "tc class ") {
+			last[strings.Fields(id)[0]] = l
 		}
 	}
-	if adds == 0 || adds != dels {
-		t.Errorf("ifb adds %d, dels %d", adds, dels)
+	if len(last) != 4 {
+		t.Errorf("%d classes used, want 4: %v", len(last), last)
 	}
+	for id, l := range last {
+		if !strings.HasPrefix(l, "tc class del") {
+			t.Errorf("class %s: last op %q", id, l)
+		}
+	}
+	f.e.mu.Lock()
+	if n := len(f.e.slots[0]); n != 0 {
+		t.Errorf("%d class numbers still reserved", n)
+	}
+	f.e.mu.Unlock()
 	if st := f.Stats(); st.Shaped != 0 {
 		t.Errorf("Shaped = %d after clearing all", st.Shaped)
 	}

@@ -169,10 +169,10 @@ func (t *topo) iperf(tb testing.TB, reverse bool) float64 {
 	}
 	var out []byte
 	var err error
-	for range 50 { // the server may still be starting
+	for range 50 { // the server may still be starting, or ending the last test
 		out, err = exec.Command("ip", args...).Output()
 		// iperf3 -J can exit 0 with the refusal only in its JSON.
-		if err == nil && !bytes.Contains(out, []byte("unable to connect")) {
+		if err == nil && !bytes.Contains(out, []byte("unable to connect")) && !bytes.Contains(out, []byte("server is busy")) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -257,7 +257,7 @@ func checkRedirect(t *testing.T, h *netlink.Handle, dev, ifb string) {
 	if err != nil {
 		t.Fatalf("ifb %s: %v", ifb, err)
 	}
-	if il.Attrs().Alias != ifbAliasPrefix+dev || il.Attrs().Flags&net.FlagUp == 0 {
+	if il.Attrs().Alias != sharedAlias || il.Attrs().Flags&net.FlagUp == 0 {
 		t.Errorf("ifb %s: alias %q flags %v", ifb, il.Attrs().Alias, il.Attrs().Flags)
 	}
 	fs, err := h.FilterList(l, ingressHandle)
@@ -280,9 +280,54 @@ func checkRedirect(t *testing.T, h *netlink.Handle, dev, ifb string) {
 	t.Errorf("%s: no u32 filter 800::800 under ffff: (%d filters)", dev, len(fs))
 }
 
+// checkClass asserts that the shared IFB ifb has HTB class 1:minor with
+// rate = ceil = b.Rate and burst b.Burst.
+func checkClass(t *testing.T, h *netlink.Handle, ifb string, minor uint16, b tbf) {
+	t.Helper()
+	c := findClass(t, h, ifb, minor)
+	if c == nil {
+		t.Errorf("%s: no class 1:%x", ifb, minor)
+		return
+	}
+	if c.Rate != b.Rate/8 || c.Ceil != b.Rate/8 {
+		t.Errorf("%s class 1:%x: rate %d ceil %d B/s, want %d", ifb, minor, c.Rate, c.Ceil, b.Rate/8)
+	}
+	if got := netlink.Xmitsize(c.Rate, c.Buffer); math.Abs(float64(got)-float64(b.Burst)) > 0.01*float64(b.Burst) {
+		t.Errorf("%s class 1:%x: burst %d bytes, want %d", ifb, minor, got, b.Burst)
+	}
+}
+
+func findClass(t *testing.T, h *netlink.Handle, ifb string, minor uint16) *netlink.HtbClass {
+	t.Helper()
+	l, err := h.LinkByName(ifb)
+	if err != nil {
+		t.Fatalf("%s: %v", ifb, err)
+	}
+	cs, err := h.ClassList(l, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if hc, ok := c.(*netlink.HtbClass); ok && hc.Handle == netlink.MakeHandle(1, minor) {
+			return hc
+		}
+	}
+	return nil
+}
+
+// minorOf is the class minor of dev's current ifindex.
+func minorOf(t *testing.T, h *netlink.Handle, dev string) uint16 {
+	t.Helper()
+	l, err := h.LinkByName(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return classMinor(l.Attrs().Index)
+}
+
 // checkClean asserts dev has neither our root tbf nor an ingress qdisc, and
-// that ifb is gone.
-func checkClean(t *testing.T, h *netlink.Handle, dev, ifb string) {
+// that class 1:minor is gone from the shared IFB ifb.
+func checkClean(t *testing.T, h *netlink.Handle, dev, ifb string, minor uint16) {
 	t.Helper()
 	l, err := h.LinkByName(dev)
 	if err != nil {
@@ -300,13 +345,11 @@ func checkClean(t *testing.T, h *netlink.Handle, dev, ifb string) {
 	if fs, err := h.FilterList(l, ingressHandle); err == nil && len(fs) > 0 {
 		t.Errorf("%s: %d ingress filters left", dev, len(fs))
 	}
-	if _, err := h.LinkByName(ifb); err == nil {
-		t.Errorf("ifb %s still exists", ifb)
-	} else {
-		var lnf netlink.LinkNotFoundError
-		if !errors.As(err, &lnf) {
-			t.Errorf("ifb %s lookup: %v", ifb, err)
-		}
+	if _, err := h.LinkByName(ifb); err != nil {
+		return // police mode: no IFB
+	}
+	if c := findClass(t, h, ifb, minor); c != nil {
+		t.Errorf("%s: class 1:%x of %s left", ifb, minor, dev)
 	}
 }
 
@@ -315,7 +358,7 @@ func TestIntegrationIFBThroughput(t *testing.T) {
 	s := tp.shaper(t, UpstreamIFB)
 	tp.startIperfServer(t)
 	ctx := context.Background()
-	ifb := ifbName(tp.dev)
+	ifb, minor := sharedIFB(0), minorOf(t, tp.hBng, tp.dev)
 	cfg := Config{}.withDefaults()
 
 	for _, r := range []rate.Rates{{Down: 10e6, Up: 5e6}, {Down: 2e6, Up: 1e6}} {
@@ -325,7 +368,7 @@ func TestIntegrationIFBThroughput(t *testing.T) {
 		down, _ := cfg.bucket(r.Down, 0)
 		up, _ := cfg.bucket(r.Up, 0)
 		checkTbf(t, tp.hBng, tp.dev, down)
-		checkTbf(t, tp.hBng, ifb, up)
+		checkClass(t, tp.hBng, ifb, minor, up)
 		checkRedirect(t, tp.hBng, tp.dev, ifb)
 		tp.assertRate(t, r.String()+" down", true, r.Down)
 		tp.assertRate(t, r.String()+" up", false, r.Up)
@@ -341,7 +384,7 @@ func TestIntegrationIFBThroughput(t *testing.T) {
 	if err := s.Clear(ctx, tp.dev); err != nil {
 		t.Fatalf("Clear: %v", err)
 	}
-	checkClean(t, tp.hBng, tp.dev, ifb)
+	checkClean(t, tp.hBng, tp.dev, ifb, minor)
 	if st := s.Stats(); st.OpsFailed != 0 || st.Shaped != 0 {
 		t.Errorf("stats after clear: %+v", st)
 	}
@@ -391,14 +434,14 @@ func TestIntegrationChangeInPlace(t *testing.T) {
 	down, _ := cfg.bucket(2e6, 0)
 	up, _ := cfg.bucket(5e6, 0)
 	checkTbf(t, tp.hBng, tp.dev, down)
-	checkTbf(t, tp.hBng, ifbName(tp.dev), up)
+	checkClass(t, tp.hBng, sharedIFB(0), minorOf(t, tp.hBng, tp.dev), up)
 	if p1 := sent(); p1 < p0 {
 		t.Errorf("tbf packet counter went %d -> %d: qdisc was recreated, not changed", p0, p1)
 	}
 	if err := s.Clear(ctx, tp.dev); err != nil {
 		t.Fatal(err)
 	}
-	checkClean(t, tp.hBng, tp.dev, ifbName(tp.dev))
+	checkClean(t, tp.hBng, tp.dev, sharedIFB(0), minorOf(t, tp.hBng, tp.dev))
 }
 
 // Auto resolves to police iff asking for police succeeds; on a kernel
@@ -407,9 +450,13 @@ func TestIntegrationModeProbe(t *testing.T) {
 	tp := newTopo(t)
 	auto := tp.shaper(t, UpstreamAuto)
 	t.Logf("auto resolved to %v", auto.Mode())
+	_, ifbErr := tp.hBng.LinkByName(sharedIFB(0))
 	s, err := New(Config{Upstream: UpstreamPolice, Netns: tp.bngPath})
 	switch auto.Mode() {
 	case UpstreamIFB:
+		if ifbErr != nil {
+			t.Errorf("auto chose ifb but made no %s: %v", sharedIFB(0), ifbErr)
+		}
 		if err == nil {
 			s.Close()
 			t.Fatal("police mode started on a kernel where auto chose ifb")
@@ -428,7 +475,7 @@ func TestIntegrationModeProbe(t *testing.T) {
 		if err := s.Clear(context.Background(), tp.dev); err != nil {
 			t.Fatal(err)
 		}
-		checkClean(t, tp.hBng, tp.dev, ifbName(tp.dev))
+		checkClean(t, tp.hBng, tp.dev, sharedIFB(0), minorOf(t, tp.hBng, tp.dev))
 	default:
 		t.Fatalf("Mode() = %v", auto.Mode())
 	}
@@ -473,7 +520,8 @@ func TestIntegrationLeftoverCleanup(t *testing.T) {
 	}
 }
 
-// Clear after the session interface vanished still removes the IFB.
+// Clear after the session interface vanished still removes its class on
+// the shared IFB, and sends nothing for the interface's own qdiscs.
 func TestIntegrationClearAfterIfaceGone(t *testing.T) {
 	tp := newTopo(t)
 	s := tp.shaper(t, UpstreamIFB)
@@ -481,6 +529,7 @@ func TestIntegrationClearAfterIfaceGone(t *testing.T) {
 	if err := s.Set(ctx, tp.dev, rate.Rates{Down: 10e6, Up: 5e6}); err != nil {
 		t.Fatal(err)
 	}
+	minor := minorOf(t, tp.hBng, tp.dev)
 	l, err := tp.hBng.LinkByName(tp.dev)
 	if err != nil {
 		t.Fatal(err)
@@ -488,16 +537,24 @@ func TestIntegrationClearAfterIfaceGone(t *testing.T) {
 	if err := tp.hBng.LinkDel(l); err != nil {
 		t.Fatal(err)
 	}
+	before := s.Stats().OpsApplied
 	if err := s.Clear(ctx, tp.dev); err != nil {
 		t.Fatalf("Clear of a vanished iface: %v", err)
 	}
-	if _, err := tp.hBng.LinkByName(ifbName(tp.dev)); err == nil {
-		t.Error("ifb left after Clear")
+	if c := findClass(t, tp.hBng, sharedIFB(0), minor); c != nil {
+		t.Errorf("class 1:%x left after Clear", minor)
+	}
+	if n := s.Stats().OpsApplied - before; n != 1 {
+		t.Errorf("Clear of a vanished iface: %d netlink ops, want 1 (the class delete)", n)
+	}
+	if st := s.Stats(); st.Shaped != 0 {
+		t.Errorf("Shaped = %d after Clear", st.Shaped)
 	}
 }
 
-// BenchmarkIntegrationSetClear measures full install+removal (ifb mode: 9
-// netlink ops) and an in-place rate change (2 ops) on a real veth.
+// BenchmarkIntegrationSetClear measures full install+removal (ifb mode: 5
+// + 3 netlink ops and one ifindex lookup each) and an in-place rate change
+// (2 ops) on a real veth.
 func BenchmarkIntegrationSetClear(b *testing.B) {
 	tp := newTopo(b)
 	s := tp.shaper(b, UpstreamIFB)
@@ -528,9 +585,8 @@ func BenchmarkIntegrationSetClear(b *testing.B) {
 }
 
 // BenchmarkIntegrationSetClearParallel shapes and clears 32 interfaces from
-// 16 goroutines: deleting an IFB device waits for an RCU grace period
-// outside the RTNL lock, so teardowns of different sessions overlap. The
-// "session interfaces" are IFB devices of the test (any netdev will do).
+// 8 × GOMAXPROCS goroutines. The "session interfaces" are IFB devices of
+// the test (any netdev will do).
 func BenchmarkIntegrationSetClearParallel(b *testing.B) {
 	tp := newTopo(b)
 	s := tp.shaper(b, UpstreamIFB)
@@ -593,97 +649,86 @@ func TestIntegrationConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	for _, name := range names {
-		checkClean(t, tp.hBng, name, ifbName(name))
+		checkClean(t, tp.hBng, name, sharedIFB(0), minorOf(t, tp.hBng, name))
 	}
-	links, err := tp.hBng.LinkList()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range links {
-		if ours(l) {
-			t.Errorf("ifb %s left", l.Attrs().Name)
-		}
+	if cs := classes(t, tp.hBng, sharedIFB(0)); len(cs) != 0 {
+		t.Errorf("classes left on %s: %v", sharedIFB(0), cs)
 	}
 	st := s.Stats()
-	// Per interface: 6 ops to set, 2 to change both, 3 for 10M/- (down
-	// change, ingress del, ifb del), 1 to clear the down tbf.
+	// Per interface: 5 ops to set, 3 to change both, 3 for 10M/- (down
+	// change, ingress del, class del), 1 to clear the down tbf.
 	if st.OpsApplied != n*12 || st.OpsFailed != 0 || st.Shaped != 0 {
 		t.Errorf("stats = %+v, want %d ops applied", st, n*12)
 	}
 }
 
-// With Config.IFBPool, Clear parks the IFB (down, unshaped, renamed,
-// marked free) and the next Set reuses it; Close deletes the pool.
-func TestIntegrationIFBPool(t *testing.T) {
-	tp := newTopo(t)
-	s, err := New(Config{Upstream: UpstreamIFB, Netns: tp.bngPath, IFBPool: 2})
+// classes lists the HTB class ids on dev.
+func classes(t *testing.T, h *netlink.Handle, dev string) []string {
+	t.Helper()
+	l, err := h.LinkByName(dev)
 	if err != nil {
 		t.Fatal(err)
+	}
+	cs, err := h.ClassList(l, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range cs {
+		if c.Type() == "htb" {
+			out = append(out, netlink.HandleStr(c.Attrs().Handle))
+		}
+	}
+	return out
+}
+
+// Two session interfaces whose ifindexes differ by 0xfff0 map to the same
+// class number: the second one goes to a second shared IFB, and each is
+// still shaped by its own class there. Close deletes both IFBs.
+func TestIntegrationClassClash(t *testing.T) {
+	tp := newTopo(t)
+	s := tp.shaper(t, UpstreamIFB)
+	base := 1000 + rand.IntN(1000)
+	for i, idx := range []int{base, base + classModulus} {
+		l := &netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("bbs-x%d", i), Index: idx}}
+		if err := tp.hBng.LinkAdd(l); err != nil {
+			t.Fatalf("ifb with index %d: %v", idx, err)
+		}
 	}
 	ctx := context.Background()
-	ifb := ifbName(tp.dev)
-	if err := s.Set(ctx, tp.dev, rate.Rates{Down: 10e6, Up: 5e6}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := tp.hBng.LinkByName(ifb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx := l.Attrs().Index
-	if err := s.Clear(ctx, tp.dev); err != nil {
-		t.Fatal(err)
-	}
-	checkClean(t, tp.hBng, tp.dev, ifb)
-	pooled, err := tp.hBng.LinkByIndex(idx)
-	if err != nil {
-		t.Fatalf("pooled ifb gone: %v", err)
-	}
-	if a := pooled.Attrs(); !strings.HasPrefix(a.Name, "bngpool") || a.Alias != ifbAliasPrefix || a.Flags&net.FlagUp != 0 {
-		t.Errorf("pooled ifb: name %q alias %q flags %v", a.Name, a.Alias, a.Flags)
-	}
-	if err := s.Set(ctx, tp.dev, rate.Rates{Down: 2e6, Up: 1e6}); err != nil {
-		t.Fatal(err)
-	}
-	l, err = tp.hBng.LinkByName(ifb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l.Attrs().Index != idx {
-		t.Errorf("ifb not reused from the pool: index %d, pooled %d", l.Attrs().Index, idx)
-	}
 	cfg := Config{}.withDefaults()
-	up, _ := cfg.bucket(1e6, 0)
-	checkTbf(t, tp.hBng, ifb, up)
-	checkRedirect(t, tp.hBng, tp.dev, ifb)
-	if err := s.Clear(ctx, tp.dev); err != nil {
+	for i, r := range []rate.Rates{{Down: 10e6, Up: 5e6}, {Down: 2e6, Up: 1e6}} {
+		if err := s.Set(ctx, fmt.Sprintf("bbs-x%d", i), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	minor := classMinor(base)
+	up5, _ := cfg.bucket(5e6, 0)
+	up1, _ := cfg.bucket(1e6, 0)
+	checkClass(t, tp.hBng, sharedIFB(0), minor, up5)
+	checkClass(t, tp.hBng, sharedIFB(1), minor, up1)
+	checkRedirect(t, tp.hBng, "bbs-x0", sharedIFB(0))
+	checkRedirect(t, tp.hBng, "bbs-x1", sharedIFB(1))
+	if err := s.Clear(ctx, "bbs-x0"); err != nil {
 		t.Fatal(err)
+	}
+	// The first IFB's slot is free again, but bbs-x1 stays where it is.
+	if err := s.Set(ctx, "bbs-x1", rate.Rates{Down: 2e6, Up: 2e6}); err != nil {
+		t.Fatal(err)
+	}
+	up2, _ := cfg.bucket(2e6, 0)
+	checkClass(t, tp.hBng, sharedIFB(1), minor, up2)
+	if cs := classes(t, tp.hBng, sharedIFB(0)); len(cs) != 0 {
+		t.Errorf("classes on %s after clearing bbs-x0: %v", sharedIFB(0), cs)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tp.hBng.LinkByIndex(idx); err == nil {
-		t.Error("Close left the pooled ifb")
-	}
-}
-
-// BenchmarkIntegrationSetClearPool is SetClear with an IFB pool of 4.
-func BenchmarkIntegrationSetClearPool(b *testing.B) {
-	tp := newTopo(b)
-	s, err := New(Config{Upstream: UpstreamIFB, Netns: tp.bngPath, IFBPool: 4})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	ctx := context.Background()
-	for b.Loop() {
-		if err := s.Set(ctx, tp.dev, rate.Rates{Down: 10e6, Up: 5e6}); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Clear(ctx, tp.dev); err != nil {
-			b.Fatal(err)
+	for k := range 2 {
+		if _, err := tp.hBng.LinkByName(sharedIFB(k)); err == nil {
+			t.Errorf("Close left %s", sharedIFB(k))
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
 }
 
 // Someone deletes our tbf and ingress qdisc by hand: the next Set's in-place
@@ -715,16 +760,16 @@ func TestIntegrationResync(t *testing.T) {
 	down, _ := cfg.bucket(2e6, 0)
 	up, _ := cfg.bucket(1e6, 0)
 	checkTbf(t, tp.hBng, tp.dev, down)
-	checkTbf(t, tp.hBng, ifbName(tp.dev), up)
-	checkRedirect(t, tp.hBng, tp.dev, ifbName(tp.dev))
+	checkClass(t, tp.hBng, sharedIFB(0), minorOf(t, tp.hBng, tp.dev), up)
+	checkRedirect(t, tp.hBng, tp.dev, sharedIFB(0))
 	if err := s.Clear(ctx, tp.dev); err != nil {
 		t.Fatal(err)
 	}
-	checkClean(t, tp.hBng, tp.dev, ifbName(tp.dev))
+	checkClean(t, tp.hBng, tp.dev, sharedIFB(0), minorOf(t, tp.hBng, tp.dev))
 }
 
 // BenchmarkIntegrationSetUp is the cost the session layer pays at session
-// up: the first Set (ifb mode, 6 ops) on 64 distinct interfaces per
+// up: the first Set (ifb mode, 5 ops) on 64 distinct interfaces per
 // iteration, serially; the Clears are not timed.
 func BenchmarkIntegrationSetUp(b *testing.B) {
 	tp := newTopo(b)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 
 	"github.com/bngbox/bngbox/pkg/rate"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -16,14 +18,15 @@ import (
 // Netlink is the Linux Shaper: it executes the planned operations with
 // rtnetlink in the namespace named by Config.Netns.
 type Netlink struct {
-	e       *engine
-	h       *netlink.Handle
-	mode    Upstream
-	poolMax int
+	e    *engine
+	h    *netlink.Handle
+	raw  *nl.SocketHandle // requests netlink.Handle cannot build (bfifo); same netns
+	mode Upstream
+	log  *slog.Logger
 
-	poolMu   sync.Mutex
-	pool     []string // guarded by poolMu; idle IFB device names
-	poolNext int      // guarded by poolMu; suffix of the next pool name
+	ifbMu  sync.Mutex
+	ifbs   map[string]int // guarded by ifbMu; shared IFB name → ifindex
+	progFD int            // guarded by ifbMu; the classifier program, -1 if not loaded
 }
 
 var _ Shaper = (*Netlink)(nil)
@@ -50,42 +53,76 @@ func New(cfg Config) (*Netlink, error) {
 	if cfg.Upstream > UpstreamIFB {
 		return nil, fmt.Errorf("shaper: bad upstream mode %d", cfg.Upstream)
 	}
-	h, err := openHandle(cfg.Netns)
+	h, raw, err := openHandle(cfg.Netns)
 	if err != nil {
 		return nil, err
 	}
-	n := &Netlink{h: h, poolMax: max(cfg.IFBPool, 0)}
+	n := &Netlink{h: h, raw: raw, log: cfg.Logger, ifbs: map[string]int{}, progFD: -1}
 	if err := n.removeLeftovers(cfg); err != nil {
 		h.Close()
+		raw.Close()
 		return nil, err
 	}
 	n.mode, err = n.resolveMode(cfg)
 	if err != nil {
 		h.Close()
+		raw.Close()
 		return nil, err
 	}
-	n.e = newEngine(cfg, n.mode, n.exec)
+	if n.mode == UpstreamIFB {
+		// The first shared IFB is made now, so that a kernel without
+		// what it needs fails the start, not the first session.
+		if err := n.ensureIFB(0); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("%w: upstream ifb needs the kernel's ifb, sch_htb and cls_bpf and the bpf() syscall: %w", ErrNotSupported, err)
+		}
+	}
+	n.e = newEngine(cfg, n.mode, n)
 	return n, nil
 }
 
-func openHandle(path string) (*netlink.Handle, error) {
-	if path == "" {
-		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-		if err != nil {
-			return nil, fmt.Errorf("shaper: netlink: %w", err)
+// openHandle opens a netlink handle and a raw rtnetlink socket in the
+// namespace at path ("" = the caller's).
+func openHandle(path string) (*netlink.Handle, *nl.SocketHandle, error) {
+	ns := netns.None()
+	if path != "" {
+		var err error
+		if ns, err = netns.GetFromPath(path); err != nil {
+			return nil, nil, fmt.Errorf("shaper: netns %s: %w", path, err)
 		}
-		return h, nil
+		defer ns.Close()
 	}
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		return nil, fmt.Errorf("shaper: netns %s: %w", path, err)
-	}
-	defer ns.Close()
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
-		return nil, fmt.Errorf("shaper: netlink in %s: %w", path, err)
+		return nil, nil, fmt.Errorf("shaper: netlink in %q: %w", path, err)
 	}
-	return h, nil
+	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		h.Close()
+		return nil, nil, fmt.Errorf("shaper: netlink in %q: %w", path, err)
+	}
+	return h, &nl.SocketHandle{Socket: s}, nil
+}
+
+// replaceBfifo is `tc qdisc replace dev <idx> parent <parent> bfifo limit
+// <limit>b` with no handle: the kernel grafts a new bfifo over the default
+// leaf of a new class, and changes the limit of the bfifo already there.
+// vishvananda/netlink has no fifo qdisc with options, hence the raw
+// request (struct tc_fifo_qopt is one u32, native endian).
+func (n *Netlink) replaceBfifo(idx int, parent, limit uint32) error {
+	req := &nl.NetlinkRequest{
+		NlMsghdr: unix.NlMsghdr{
+			Len:   unix.SizeofNlMsghdr,
+			Type:  unix.RTM_NEWQDISC,
+			Flags: unix.NLM_F_REQUEST | unix.NLM_F_CREATE | unix.NLM_F_REPLACE | unix.NLM_F_ACK,
+		},
+		Sockets: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: n.raw},
+	}
+	req.AddData(&nl.TcMsg{Family: nl.FAMILY_ALL, Ifindex: int32(idx), Parent: parent})
+	req.AddData(nl.NewRtAttr(nl.TCA_KIND, nl.ZeroTerminated("bfifo")))
+	req.AddData(nl.NewRtAttr(nl.TCA_OPTIONS, nl.Uint32Attr(limit)))
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
 }
 
 // Mode returns the upstream mode in use: UpstreamPolice or UpstreamIFB.
@@ -103,23 +140,29 @@ func (n *Netlink) Clear(ctx context.Context, iface string) error { return n.e.cl
 func (n *Netlink) Stats() Stats { return n.e.stats() }
 
 // Close implements Shaper; call it after all Set and Clear calls returned.
-// Shaping stays installed; IFB devices are
-// removed by Clear or by the next New in the same namespace.
+// It deletes the shared IFB devices (the upload shaping of sessions still
+// shaped goes with them); what is installed on session interfaces stays.
 func (n *Netlink) Close() error {
-	n.e.close()
-	n.poolMu.Lock()
-	pool := n.pool
-	n.pool = nil
-	n.poolMu.Unlock()
+	if n.e != nil {
+		n.e.close()
+	}
+	n.ifbMu.Lock()
+	defer n.ifbMu.Unlock()
 	var errs []error
-	for _, name := range pool {
+	for name := range n.ifbs {
 		if l, err := n.h.LinkByName(name); err == nil && ours(l) {
 			if err := n.h.LinkDel(l); err != nil && !isGone(err) {
-				errs = append(errs, fmt.Errorf("shaper: delete pooled %s: %w", name, err))
+				errs = append(errs, fmt.Errorf("shaper: delete %s: %w", name, err))
 			}
 		}
 	}
+	n.ifbs = nil
+	if n.progFD >= 0 {
+		unix.Close(n.progFD)
+		n.progFD = -1
+	}
 	n.h.Close()
+	n.raw.Close()
 	return errors.Join(errs...)
 }
 
@@ -132,6 +175,18 @@ func (n *Netlink) exec(_ context.Context, o op) error {
 	return err
 }
 
+// index implements backend.
+func (n *Netlink) index(iface string) (int, error) {
+	l, err := n.h.LinkByName(iface)
+	if err != nil {
+		if isGone(err) {
+			return 0, fmt.Errorf("%w: %w", errGone, err)
+		}
+		return 0, err
+	}
+	return l.Attrs().Index, nil
+}
+
 func isGone(err error) bool {
 	var lnf netlink.LinkNotFoundError
 	return errors.As(err, &lnf) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV)
@@ -139,19 +194,23 @@ func isGone(err error) bool {
 
 func (n *Netlink) do(o op) error {
 	switch o.Kind {
-	case opIFBAdd:
-		if n.takePooled(o.Dev, o.Alias) {
-			return nil
+	case opClassSet, opClassDel:
+		return n.doClass(o)
+	case opLeafSet:
+		idx, err := n.ifbIndex(o.Dev)
+		if err != nil {
+			return err
 		}
-		return n.addIFB(o.Dev, o.Alias)
-	case opIFBUp, opIFBDel:
-		return n.doIFB(o)
+		return n.replaceBfifo(idx, netlink.MakeHandle(1, o.Class), o.TBF.Limit)
 	}
-	link, err := n.h.LinkByName(o.Dev)
-	if err != nil {
-		return err
+	idx := o.Idx
+	if idx == 0 {
+		link, err := n.h.LinkByName(o.Dev)
+		if err != nil {
+			return err
+		}
+		idx = link.Attrs().Index
 	}
-	idx := link.Attrs().Index
 	switch o.Kind {
 	case opRootReplace:
 		return n.h.QdiscReplace(makeTbf(idx, o.TBF))
@@ -166,77 +225,117 @@ func (n *Netlink) do(o op) error {
 	case opFilterPolice:
 		return n.h.FilterReplace(makeU32(idx, makePolice(o.TBF)))
 	case opFilterRedirect:
-		ifb, err := n.h.LinkByName(o.IFB)
+		ifb, err := n.ifbIndex(o.IFB)
 		if err != nil {
 			return err
 		}
-		return n.h.FilterReplace(makeU32(idx, netlink.NewMirredAction(ifb.Attrs().Index)))
+		return n.h.FilterReplace(makeU32(idx, netlink.NewMirredAction(ifb)))
 	case opFilterDel:
 		return n.h.FilterDel(makeU32(idx))
 	}
 	return fmt.Errorf("unknown op %d", o.Kind)
 }
 
-// doIFB sets our IFB device up or deletes (or pools) it.
-func (n *Netlink) doIFB(o op) error {
-	link, err := n.h.LinkByName(o.Dev)
+// doClass creates, changes or deletes a session's HTB class on a shared
+// IFB (deleting it deletes its leaf).
+func (n *Netlink) doClass(o op) error {
+	idx, err := n.ifbIndex(o.Dev)
 	if err != nil {
 		return err
 	}
-	if !ours(link) {
-		return fmt.Errorf("%s is not an IFB device of ours (alias %q)", o.Dev, link.Attrs().Alias)
+	c := &netlink.HtbClass{ClassAttrs: netlink.ClassAttrs{
+		LinkIndex: idx,
+		Parent:    rootHandle,
+		Handle:    netlink.MakeHandle(1, o.Class),
+	}}
+	if o.Kind == opClassDel {
+		return n.h.ClassDel(c)
 	}
-	if o.Kind == opIFBUp {
-		// No IPv6 link-local on the IFB: with addrgenmode eui64 each IFB
-		// coming up runs DAD and MLD, which costs milliseconds of RTNL
-		// work per device and grows with the number of devices (the TUN
-		// dataplane does the same for pppN).
-		if err := n.h.LinkSetIP6AddrGenMode(link, inet6AddrGenModeNone); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
-			return fmt.Errorf("addrgenmode none: %w", err)
-		}
-		return n.h.LinkSetUp(link)
+	rate := o.TBF.Rate / 8
+	c.Rate, c.Ceil = rate, rate
+	c.Buffer = netlink.Xmittime(rate, o.TBF.Burst)
+	c.Cbuffer = c.Buffer
+	c.Quantum = htbQuantum(o.TBF.Rate)
+	return n.h.ClassReplace(c)
+}
+
+// ifbIndex returns the ifindex of a shared IFB we made.
+func (n *Netlink) ifbIndex(name string) (int, error) {
+	n.ifbMu.Lock()
+	idx, ok := n.ifbs[name]
+	n.ifbMu.Unlock()
+	if !ok {
+		return 0, fmt.Errorf("shared IFB %s not set up", name)
 	}
-	if n.putPooled(link) {
+	return idx, nil
+}
+
+// ensureIFB implements backend: it makes shared IFB k (see ifbSetup) unless
+// it exists already.
+func (n *Netlink) ensureIFB(k int) error {
+	name := sharedIFB(k)
+	n.ifbMu.Lock()
+	defer n.ifbMu.Unlock()
+	if n.ifbs == nil {
+		return ErrClosed
+	}
+	if _, ok := n.ifbs[name]; ok {
 		return nil
 	}
-	return n.h.LinkDel(link)
-}
-
-// addIFB creates an IFB device marked with alias. A device of that name
-// that we created (a leftover) is reused; one we did not create is an error.
-func (n *Netlink) addIFB(name, alias string) error {
-	err := n.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: 1000}})
-	if err == nil {
-		return n.markIFB(name, alias)
+	if n.progFD < 0 {
+		fd, err := loadClassifier()
+		if err != nil {
+			return fmt.Errorf("load bpf classifier: %w", err)
+		}
+		n.progFD = fd
 	}
-	if !errors.Is(err, unix.EEXIST) {
+	idx, err := n.setupIFB(name)
+	if err != nil {
+		if l, lerr := n.h.LinkByName(name); lerr == nil && ours(l) {
+			n.h.LinkDel(l)
+		}
 		return err
 	}
-	link, lerr := n.h.LinkByName(name)
-	if lerr != nil {
-		return err
-	}
-	if !ours(link) || link.Type() != "ifb" {
-		return fmt.Errorf("%s exists and is not ours: %w", name, err)
-	}
-	if link.Attrs().Alias != alias {
-		return n.h.LinkSetAlias(link, alias)
-	}
+	n.ifbs[name] = idx
+	n.log.Info("shaper shared ifb ready", "ifb", name)
 	return nil
 }
 
-// markIFB sets the alias that marks a just-created IFB device as ours (the
-// kernel ignores IFLA_IFALIAS on creation), deleting it if that fails.
-func (n *Netlink) markIFB(name, alias string) error {
+// setupIFB creates, marks and brings up an IFB, puts an HTB root on it and
+// the BPF classifier under that. The caller holds ifbMu.
+func (n *Netlink) setupIFB(name string) (int, error) {
+	if err := n.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: ifbTxQLen}}); err != nil {
+		return 0, fmt.Errorf("ip link add %s type ifb: %w", name, err)
+	}
 	link, err := n.h.LinkByName(name)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if err := n.h.LinkSetAlias(link, alias); err != nil {
-		n.h.LinkDel(link)
-		return fmt.Errorf("set alias: %w", err)
+	// The kernel ignores IFLA_IFALIAS on creation.
+	if err := n.h.LinkSetAlias(link, sharedAlias); err != nil {
+		return 0, fmt.Errorf("set alias: %w", err)
 	}
-	return nil
+	// No IPv6 link-local on the IFB (no DAD, no MLD, no fib6 routes).
+	if err := n.h.LinkSetIP6AddrGenMode(link, inet6AddrGenModeNone); err != nil && !errors.Is(err, unix.EAFNOSUPPORT) {
+		return 0, fmt.Errorf("addrgenmode none: %w", err)
+	}
+	if err := n.h.LinkSetUp(link); err != nil {
+		return 0, err
+	}
+	idx := link.Attrs().Index
+	htb := netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: idx, Handle: rootHandle, Parent: netlink.HANDLE_ROOT})
+	if err := n.h.QdiscReplace(htb); err != nil {
+		return 0, fmt.Errorf("htb root qdisc: %w", err)
+	}
+	f := &netlink.BpfFilter{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: idx, Parent: rootHandle, Priority: 1, Protocol: unix.ETH_P_ALL, Handle: 1},
+		Fd:          n.progFD,
+		Name:        classifierName,
+	}
+	if err := n.h.FilterReplace(f); err != nil {
+		return 0, fmt.Errorf("bpf classifier: %w", err)
+	}
+	return idx, nil
 }
 
 // inet6AddrGenModeNone is IN6_ADDR_GEN_MODE_NONE (linux/if_link.h).
@@ -281,68 +380,4 @@ func makePolice(t tbf) *netlink.PoliceAction {
 	p.ExceedAction = netlink.TC_POLICE_SHOT
 	p.NotExceedAction = netlink.TC_POLICE_OK
 	return p
-}
-
-// takePooled renames an idle pooled IFB device to name and marks it with
-// alias. It reports false when the pool is empty or the rename failed (the
-// pooled device is then deleted).
-func (n *Netlink) takePooled(name, alias string) bool {
-	if _, err := n.h.LinkByName(name); err == nil {
-		return false // exists: addIFB adopts it if it is ours
-	}
-	n.poolMu.Lock()
-	if len(n.pool) == 0 {
-		n.poolMu.Unlock()
-		return false
-	}
-	pname := n.pool[len(n.pool)-1]
-	n.pool = n.pool[:len(n.pool)-1]
-	n.poolMu.Unlock()
-	link, err := n.h.LinkByName(pname)
-	if err != nil || !ours(link) {
-		return false
-	}
-	if err := n.h.LinkSetName(link, name); err != nil {
-		n.h.LinkDel(link)
-		return false
-	}
-	if err := n.h.LinkSetAlias(link, alias); err != nil {
-		n.h.LinkDel(link)
-		return false
-	}
-	return true
-}
-
-// putPooled parks an IFB device that no longer receives traffic (the
-// redirect is removed first) in the pool: down, root qdisc removed, renamed
-// bngpoolN, alias without a session. It reports false when the pool is full
-// or parking failed, and the caller deletes the device.
-func (n *Netlink) putPooled(link netlink.Link) bool {
-	n.poolMu.Lock()
-	if len(n.pool) >= n.poolMax {
-		n.poolMu.Unlock()
-		return false
-	}
-	pname := fmt.Sprintf("bngpool%d", n.poolNext)
-	n.poolNext++
-	n.poolMu.Unlock()
-	if err := n.h.LinkSetDown(link); err != nil {
-		return false
-	}
-	if err := n.h.QdiscDel(makeTbf(link.Attrs().Index, tbf{})); err != nil && !isGone(err) {
-		return false
-	}
-	if err := n.h.LinkSetName(link, pname); err != nil {
-		return false
-	}
-	if err := n.h.LinkSetAlias(link, ifbAliasPrefix); err != nil {
-		return false
-	}
-	n.poolMu.Lock()
-	defer n.poolMu.Unlock()
-	if len(n.pool) >= n.poolMax {
-		return false
-	}
-	n.pool = append(n.pool, pname)
-	return true
 }

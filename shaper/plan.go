@@ -2,7 +2,6 @@ package shaper
 
 import (
 	"fmt"
-	"hash/fnv"
 	"math"
 	"strconv"
 	"strings"
@@ -10,12 +9,40 @@ import (
 	"github.com/bngbox/bngbox/pkg/rate"
 )
 
-// ifbAliasPrefix marks the IFB devices this package creates; the rest of
-// the alias is the session interface name.
+// ifbAliasPrefix marks the IFB devices this package creates.
 const ifbAliasPrefix = "bngbox-shaper:"
+
+// sharedAlias is the alias of the shared upload IFB devices.
+const sharedAlias = ifbAliasPrefix + "shared"
 
 // ifnamsiz is IFNAMSIZ without the terminating NUL.
 const ifnamsiz = 15
+
+// maxIFBs bounds the shared IFB devices: a second one is only made when two
+// session interfaces map to the same class (see classMinor).
+const maxIFBs = 16
+
+// sharedIFB is the name of shared upload IFB k.
+func sharedIFB(k int) string { return sharedPrefix + strconv.Itoa(k) }
+
+const sharedPrefix = "bngifb"
+
+// sharedIndex is the k of sharedIFB(k), or -1.
+func sharedIndex(name string) int {
+	k, err := strconv.Atoi(strings.TrimPrefix(name, sharedPrefix))
+	if err != nil || !strings.HasPrefix(name, sharedPrefix) {
+		return -1
+	}
+	return k
+}
+
+// classModulus and classMinor map a session interface's ifindex to the
+// minor of its HTB class on a shared IFB: ifindex mod 0xfff0, plus one
+// (minor 0 is the qdisc itself). The BPF classifier on the IFB computes
+// the same from the packet's ingress ifindex (f_bpf_linux.go).
+const classModulus = 0xfff0
+
+func classMinor(ifindex int) uint16 { return uint16(ifindex%classModulus + 1) }
 
 // A tbf is one token bucket: rate in bits/s, burst and limit in bytes.
 // The zero value means "none installed".
@@ -35,6 +62,13 @@ const (
 	filterRedirect
 )
 
+// placement is where a session's upload is shaped in ifb mode: HTB class
+// 1:Class on the shared IFB device IFB.
+type placement struct {
+	IFB   string
+	Class uint16
+}
+
 // state is what is installed for one session interface. It is both the
 // desired state and, per interface, the record of what was applied; a failed
 // operation leaves the fields of the operations before it updated, so the
@@ -44,9 +78,10 @@ type state struct {
 	Ingress bool       // ingress qdisc on the session interface
 	Filter  filterKind // the u32 match-all filter under ffff:
 	Police  tbf        // police parameters when Filter == filterPolice (Limit unused)
-	IFB     string     // name of our IFB device, "" if none
-	IFBUp   bool       // IFB device is administratively up
-	IFBRoot tbf        // root tbf on the IFB device (upstream)
+	Redir   string     // the IFB the filter redirects to when Filter == filterRedirect
+	Class   placement  // the session's HTB class on a shared IFB (upstream), zero if none
+	Up      tbf        // rate and burst of that class (Limit unused)
+	Leaf    uint32     // limit in bytes of the bfifo under that class, 0 if none
 }
 
 func (s state) isZero() bool { return s == state{} }
@@ -63,20 +98,20 @@ const (
 	opFilterPolice                 // install or replace the police filter
 	opFilterRedirect               // install or replace the mirred redirect filter
 	opFilterDel                    // delete the filter
-	opIFBAdd                       // create the IFB device
-	opIFBUp                        // set the IFB device up
-	opIFBDel                       // delete the IFB device
+	opClassSet                     // create or change the HTB class on a shared IFB
+	opLeafSet                      // create or change the bfifo under that class
+	opClassDel                     // delete that class (and its leaf)
 )
 
-// An op is one netlink request. Dev is the device it acts on; for
-// opFilterRedirect IFB is the redirect target; Alias is the IFB's alias.
+// An op is one netlink request. Dev is the device it acts on (the shared
+// IFB for the class ops); for opFilterRedirect IFB is the redirect target.
 type op struct {
 	Kind  opKind
 	Dev   string
 	IFB   string
 	TBF   tbf
-	OnIFB bool // the root qdisc ops act on the IFB device
-	Alias string
+	Class uint16
+	Idx   int // ifindex of Dev when it is the session interface (set by the engine)
 }
 
 // String renders the op as the equivalent iproute2 command.
@@ -98,14 +133,38 @@ func (o op) String() string {
 		return fmt.Sprintf("%s action mirred egress redirect dev %s", filterPrefix(o.Dev), o.IFB)
 	case opFilterDel:
 		return fmt.Sprintf("tc filter del dev %s parent ffff: protocol all prio 1 handle 800::800 u32", o.Dev)
-	case opIFBAdd:
-		return fmt.Sprintf("ip link add %s alias %s type ifb", o.Dev, o.Alias)
-	case opIFBUp:
-		return fmt.Sprintf("ip link set dev %s up", o.Dev)
-	case opIFBDel:
-		return fmt.Sprintf("ip link del %s", o.Dev)
+	case opClassSet:
+		return fmt.Sprintf("tc class replace dev %s parent 1: classid 1:%x htb rate %s ceil %s burst %db cburst %db quantum %d",
+			o.Dev, o.Class, tcRate(o.TBF.Rate), tcRate(o.TBF.Rate), o.TBF.Burst, o.TBF.Burst, htbQuantum(o.TBF.Rate))
+	case opLeafSet:
+		return fmt.Sprintf("tc qdisc replace dev %s parent 1:%x bfifo limit %db", o.Dev, o.Class, o.TBF.Limit)
+	case opClassDel:
+		return fmt.Sprintf("tc class del dev %s classid 1:%x", o.Dev, o.Class)
 	}
 	return fmt.Sprintf("op(%d) dev %s", o.Kind, o.Dev)
+}
+
+// ifbTxQLen is the txqueuelen of the shared IFBs (the HTB direct queue;
+// every class has its own bfifo leaf).
+const ifbTxQLen = 100
+
+// ifbSetup is what New (and, on a class number clash, a later Set) does
+// to make a shared IFB, as iproute2 commands. The bpf program returns
+// classid 1:(ingress ifindex mod 0xfff0 + 1); see f_bpf_linux.go.
+func ifbSetup(ifb string) []string {
+	return []string{
+		fmt.Sprintf("ip link add %s txqueuelen %d type ifb", ifb, ifbTxQLen),
+		fmt.Sprintf("ip link set dev %s alias %s addrgenmode none up", ifb, sharedAlias),
+		fmt.Sprintf("tc qdisc replace dev %s root handle 1: htb r2q 10", ifb),
+		fmt.Sprintf("tc filter replace dev %s parent 1: protocol all prio 1 handle 1 bpf name bngbox_class (classid 1:(skb->ingress_ifindex %% 0x%x + 1))", ifb, classModulus),
+	}
+}
+
+// htbQuantum is the DRR quantum of a class, in bytes: rate/8/10 (r2q 10,
+// the kernel's default) clamped to [1500, 200000] as the kernel would, so
+// it does not warn once per class.
+func htbQuantum(bps uint64) uint32 {
+	return uint32(min(max(bps/80, 1500), 200000))
 }
 
 func filterPrefix(dev string) string {
@@ -133,45 +192,49 @@ func tcRate(bps uint64) string {
 func (o op) apply(s *state) {
 	switch o.Kind {
 	case opRootReplace, opRootChange:
-		if o.OnIFB {
-			s.IFBRoot = o.TBF
-		} else {
-			s.Root = o.TBF
-		}
+		s.Root = o.TBF
 	case opRootDel:
-		if o.OnIFB {
-			s.IFBRoot = tbf{}
-		} else {
-			s.Root = tbf{}
-		}
+		s.Root = tbf{}
 	case opIngressAdd:
 		s.Ingress = true
 	case opIngressDel:
-		s.Ingress, s.Filter, s.Police = false, filterNone, tbf{}
+		s.Ingress, s.Filter, s.Police, s.Redir = false, filterNone, tbf{}, ""
 	case opFilterPolice:
-		s.Filter, s.Police = filterPolice, o.TBF
+		s.Filter, s.Police, s.Redir = filterPolice, o.TBF, ""
 	case opFilterRedirect:
-		s.Filter, s.Police = filterRedirect, tbf{}
+		s.Filter, s.Police, s.Redir = filterRedirect, tbf{}, o.IFB
 	case opFilterDel:
-		s.Filter, s.Police = filterNone, tbf{}
-	case opIFBAdd:
-		s.IFB = o.Dev
-	case opIFBUp:
-		s.IFBUp = true
-	case opIFBDel:
-		s.IFB, s.IFBUp, s.IFBRoot = "", false, tbf{}
+		s.Filter, s.Police, s.Redir = filterNone, tbf{}, ""
+	case opClassSet:
+		if pl := (placement{IFB: o.Dev, Class: o.Class}); s.Class != pl {
+			s.Class, s.Leaf = pl, 0 // a new class has the default leaf
+		}
+		s.Up = o.TBF
+	case opLeafSet:
+		if s.Class == (placement{IFB: o.Dev, Class: o.Class}) {
+			s.Leaf = o.TBF.Limit
+		}
+	case opClassDel:
+		if s.Class == (placement{IFB: o.Dev, Class: o.Class}) {
+			s.Class, s.Up, s.Leaf = placement{}, tbf{}, 0
+		}
 	}
 }
 
 // isDelete reports whether o removes something; deleting what is already
 // gone counts as success.
 func (o op) isDelete() bool {
-	return o.Kind == opRootDel || o.Kind == opIngressDel || o.Kind == opFilterDel || o.Kind == opIFBDel
+	return o.Kind == opRootDel || o.Kind == opIngressDel || o.Kind == opFilterDel || o.Kind == opClassDel
 }
 
+// onIface reports whether o acts on the session interface (as opposed to
+// a shared IFB).
+func (o op) onIface() bool { return o.Kind < opClassSet }
+
 // plan returns the operations that take iface from old to want. New things
-// are installed before old ones are removed, the IFB is shaped before
-// traffic is redirected into it, and the redirect is removed before the IFB.
+// are installed before old ones are removed: the session's class exists
+// before traffic is redirected into it, and the redirect is removed before
+// the class.
 func plan(iface string, old, want state) []op {
 	ops := planDown(nil, iface, old, want)
 	ops = planUpAdd(ops, iface, old, want)
@@ -192,18 +255,12 @@ func planDown(ops []op, iface string, old, want state) []op {
 }
 
 func planUpAdd(ops []op, iface string, old, want state) []op {
-	if want.IFB != "" && old.IFB != want.IFB {
-		ops = append(ops, op{Kind: opIFBAdd, Dev: want.IFB, Alias: ifbAliasPrefix + iface})
-	}
-	if want.IFB != "" && (!old.IFBUp || old.IFB != want.IFB) {
-		ops = append(ops, op{Kind: opIFBUp, Dev: want.IFB})
-	}
-	if want.IFB != "" && !want.IFBRoot.isZero() {
-		switch {
-		case old.IFB != want.IFB || old.IFBRoot.isZero():
-			ops = append(ops, op{Kind: opRootReplace, Dev: want.IFB, TBF: want.IFBRoot, OnIFB: true})
-		case old.IFBRoot != want.IFBRoot:
-			ops = append(ops, op{Kind: opRootChange, Dev: want.IFB, TBF: want.IFBRoot, OnIFB: true})
+	if c := want.Class; c != (placement{}) {
+		if old.Class != c || old.Up != want.Up {
+			ops = append(ops, op{Kind: opClassSet, Dev: c.IFB, Class: c.Class, TBF: want.Up})
+		}
+		if old.Class != c || old.Leaf != want.Leaf {
+			ops = append(ops, op{Kind: opLeafSet, Dev: c.IFB, Class: c.Class, TBF: tbf{Limit: want.Leaf}})
 		}
 	}
 	if want.Ingress && !old.Ingress {
@@ -212,8 +269,8 @@ func planUpAdd(ops []op, iface string, old, want state) []op {
 	switch {
 	case want.Filter == filterPolice && (old.Filter != filterPolice || old.Police != want.Police || !old.Ingress):
 		ops = append(ops, op{Kind: opFilterPolice, Dev: iface, TBF: want.Police})
-	case want.Filter == filterRedirect && (old.Filter != filterRedirect || old.IFB != want.IFB || !old.Ingress):
-		ops = append(ops, op{Kind: opFilterRedirect, Dev: iface, IFB: want.IFB})
+	case want.Filter == filterRedirect && (old.Filter != filterRedirect || old.Redir != want.Redir || !old.Ingress):
+		ops = append(ops, op{Kind: opFilterRedirect, Dev: iface, IFB: want.Redir})
 	case want.Filter == filterNone && old.Filter != filterNone && want.Ingress:
 		ops = append(ops, op{Kind: opFilterDel, Dev: iface})
 	}
@@ -224,18 +281,16 @@ func planUpRemove(ops []op, iface string, old, want state) []op {
 	if !want.Ingress && old.Ingress {
 		ops = append(ops, op{Kind: opIngressDel, Dev: iface})
 	}
-	if old.IFB != "" && old.IFB != want.IFB {
-		ops = append(ops, op{Kind: opIFBDel, Dev: old.IFB})
-	} else if want.IFB != "" && want.IFBRoot.isZero() && !old.IFBRoot.isZero() {
-		ops = append(ops, op{Kind: opRootDel, Dev: want.IFB, OnIFB: true})
+	if old.Class != (placement{}) && old.Class != want.Class {
+		ops = append(ops, op{Kind: opClassDel, Dev: old.Class.IFB, Class: old.Class.Class})
 	}
 	return ops
 }
 
 // resync returns operations that make iface match want whatever is
-// installed: creates are replaces (an IFB of ours that exists is adopted),
-// and everything want lacks is deleted (deleting what is gone succeeds).
-// old is only consulted for the name of an IFB to remove.
+// installed: creates are replaces, and everything want lacks is deleted
+// (deleting what is gone succeeds). old is only consulted for a class to
+// remove.
 func resync(iface string, old, want state) []op {
 	var ops []op
 	if want.Root.isZero() {
@@ -243,31 +298,29 @@ func resync(iface string, old, want state) []op {
 	} else {
 		ops = append(ops, op{Kind: opRootReplace, Dev: iface, TBF: want.Root})
 	}
-	if want.IFB != "" {
+	if c := want.Class; c != (placement{}) {
 		ops = append(ops,
-			op{Kind: opIFBAdd, Dev: want.IFB, Alias: ifbAliasPrefix + iface},
-			op{Kind: opIFBUp, Dev: want.IFB})
-		if !want.IFBRoot.isZero() {
-			ops = append(ops, op{Kind: opRootReplace, Dev: want.IFB, TBF: want.IFBRoot, OnIFB: true})
-		}
+			op{Kind: opClassSet, Dev: c.IFB, Class: c.Class, TBF: want.Up},
+			op{Kind: opLeafSet, Dev: c.IFB, Class: c.Class, TBF: tbf{Limit: want.Leaf}})
 	}
 	switch want.Filter {
 	case filterPolice:
 		ops = append(ops, op{Kind: opIngressAdd, Dev: iface}, op{Kind: opFilterPolice, Dev: iface, TBF: want.Police})
 	case filterRedirect:
-		ops = append(ops, op{Kind: opIngressAdd, Dev: iface}, op{Kind: opFilterRedirect, Dev: iface, IFB: want.IFB})
+		ops = append(ops, op{Kind: opIngressAdd, Dev: iface}, op{Kind: opFilterRedirect, Dev: iface, IFB: want.Redir})
 	default:
 		ops = append(ops, op{Kind: opIngressDel, Dev: iface})
 	}
-	if old.IFB != "" && old.IFB != want.IFB {
-		ops = append(ops, op{Kind: opIFBDel, Dev: old.IFB})
+	if old.Class != (placement{}) && old.Class != want.Class {
+		ops = append(ops, op{Kind: opClassDel, Dev: old.Class.IFB, Class: old.Class.Class})
 	}
 	return ops
 }
 
 // desired computes the state for iface shaped to r with upstream mode mode
-// (police or ifb; cfg has its defaults applied).
-func desired(cfg Config, mode Upstream, iface string, r rate.Rates) (state, error) {
+// (police or ifb; cfg has its defaults applied). In ifb mode the upload
+// goes to the class at pl, which the caller reserved for iface.
+func desired(cfg Config, mode Upstream, r rate.Rates, pl placement) (state, error) {
 	var s state
 	var err error
 	if s.Root, err = cfg.bucket(r.Down, r.DownBurst); err != nil {
@@ -288,10 +341,14 @@ func desired(cfg Config, mode Upstream, iface string, r rate.Rates) (state, erro
 		s.Filter, s.Police = filterPolice, tbf{Rate: up.Rate, Burst: up.Burst}
 		return s, nil
 	}
-	s.Filter = filterRedirect
-	s.IFB, s.IFBUp, s.IFBRoot = ifbName(iface), true, up
+	s.Filter, s.Redir = filterRedirect, pl.IFB
+	s.Class, s.Up, s.Leaf = pl, tbf{Rate: up.Rate, Burst: up.Burst}, up.Limit
 	return s, nil
 }
+
+// wantsUp reports whether r shapes the upload (valid or not: desired
+// decides).
+func wantsUp(r rate.Rates) bool { return r.Up != 0 }
 
 // bucket derives the tbf for a rate (bits/s) and burst (bytes, 0 = derive).
 func (c Config) bucket(bps, burst uint64) (tbf, error) {
@@ -311,17 +368,6 @@ func (c Config) bucket(bps, burst uint64) (tbf, error) {
 		return tbf{}, fmt.Errorf("%w: burst %d or limit %d bytes above 4 GiB", ErrBadRate, burst, limit)
 	}
 	return tbf{Rate: bps, Burst: uint32(burst), Limit: uint32(limit)}, nil
-}
-
-// ifbName derives the IFB device name for a session interface: "ifb-" +
-// iface when that fits IFNAMSIZ, else "ifb-" + a hash of iface.
-func ifbName(iface string) string {
-	if n := "ifb-" + iface; len(n) <= ifnamsiz {
-		return n
-	}
-	h := fnv.New32a()
-	h.Write([]byte(iface))
-	return fmt.Sprintf("ifb-%08x", h.Sum32())
 }
 
 // checkIface rejects names that cannot be a Linux interface.

@@ -72,14 +72,14 @@ func (n *Netlink) probePolice() error {
 	if err := n.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
 		return fmt.Errorf("%w: %w", errNoIFB, err)
 	}
-	if err := n.markIFB(name, probeAlias); err != nil {
-		return fmt.Errorf("%w: %w", errNoIFB, err)
-	}
 	link, err := n.h.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNoIFB, err)
 	}
 	defer n.h.LinkDel(link)
+	if err := n.h.LinkSetAlias(link, probeAlias); err != nil {
+		return fmt.Errorf("%w: set alias: %w", errNoIFB, err)
+	}
 	idx := link.Attrs().Index
 	if err := n.h.QdiscReplace(makeIngress(idx)); err != nil {
 		return fmt.Errorf("ingress qdisc: %w", err)

@@ -34,8 +34,8 @@ const (
 	UpstreamAuto Upstream = iota
 	// UpstreamPolice drops excess ingress traffic with a police action.
 	UpstreamPolice
-	// UpstreamIFB redirects ingress traffic into a per-session IFB device
-	// shaped with tbf.
+	// UpstreamIFB redirects ingress traffic into a shared IFB device,
+	// where an HTB class per session shapes it.
 	UpstreamIFB
 )
 
@@ -98,12 +98,6 @@ type Config struct {
 	// MTU of the session interfaces, the floor for derived bursts.
 	// Zero means DefaultMTU.
 	MTU uint32
-	// IFBPool is how many idle IFB devices the Netlink shaper keeps for
-	// reuse instead of deleting them. Deleting a netdev costs ~20 ms (an
-	// RCU grace period); taking one from the pool costs a rename. Zero
-	// deletes each IFB on Clear. Pooled devices are down, unshaped, named
-	// bngpoolN, and deleted by Close (or by the next New).
-	IFBPool int
 	// Netns is the path of the network namespace holding the session
 	// interfaces (for example /var/run/netns/bng); "" is the caller's.
 	Netns string

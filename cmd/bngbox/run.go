@@ -329,6 +329,7 @@ func sessionConfig(c *config.Config) session.Config {
 		},
 		InterimInterval: c.Accounting.InterimInterval,
 		ShapeMandatory:  c.Shaper.Mandatory,
+		ShapeDefer:      c.Shaper.SetupDefer,
 		CalledStationID: c.NAS.Identifier,
 	}
 	for _, a := range c.PPP.Auth {

@@ -20,7 +20,6 @@ func shaperConfig(c *config.Config) (shaper.Config, error) {
 		BurstTime: c.Shaper.BurstTime,
 		Latency:   c.Shaper.Latency,
 		MTU:       uint32(c.PPP.MRU),
-		IFBPool:   c.Shaper.IFBPool,
 	}, nil
 }
 
@@ -43,12 +42,12 @@ func (d *daemon) startShaper() (session.Shaper, error) {
 	}
 	d.shaper = sh
 	d.log.Info("shaper enabled", "upstream", sh.Mode().String(), "default", d.cfg.Shaper.Default,
-		"mandatory", d.cfg.Shaper.Mandatory, "burst_time", sc.BurstTime, "latency", sc.Latency, "ifb_pool", sc.IFBPool)
+		"mandatory", d.cfg.Shaper.Mandatory, "burst_time", sc.BurstTime, "latency", sc.Latency)
 	return sh, nil
 }
 
 // stopShaper runs after every session ended (their Clear jobs have run):
-// it deletes the IFB pool and logs the shaper's counters.
+// it deletes the shared IFB devices and logs the shaper's counters.
 func (d *daemon) stopShaper() {
 	if d.shaper == nil {
 		return

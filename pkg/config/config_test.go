@@ -187,25 +187,29 @@ func TestUserspaceUnitCache(t *testing.T) {
 
 func TestShaperKeys(t *testing.T) {
 	base := "pppoe: {interfaces: [{name: eth0}]}\npools: [{name: a, range: 10.0.0.0/24}]\nauth: {users-file: u}\n"
-	c, err := Parse("ok.yaml", []byte(base+"shaper: {enabled: true, upstream: ifb, default: 10M/5M, mandatory: true, burst-time: 20ms, latency: 100ms, ifb-pool: 64}\n"))
+	c, err := Parse("ok.yaml", []byte(base+"shaper: {enabled: true, upstream: ifb, default: 10M/5M, mandatory: true, burst-time: 20ms, latency: 100ms, setup-defer: 2s}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Shaper{Enabled: true, Upstream: "ifb", Default: "10M/5M", Mandatory: true, BurstTime: 20 * time.Millisecond, Latency: 100 * time.Millisecond, IFBPool: 64}
+	want := Shaper{Enabled: true, Upstream: "ifb", Default: "10M/5M", Mandatory: true, BurstTime: 20 * time.Millisecond, Latency: 100 * time.Millisecond, SetupDefer: 2 * time.Second}
 	if c.Shaper != want {
 		t.Errorf("shaper = %+v, want %+v", c.Shaper, want)
 	}
-	if d := Default().Shaper; d.BurstTime != 10*time.Millisecond || d.Latency != 50*time.Millisecond || d.IFBPool != 0 {
+	if d := Default().Shaper; d.BurstTime != 10*time.Millisecond || d.Latency != 50*time.Millisecond || d.SetupDefer != 5*time.Second {
 		t.Errorf("defaults = %+v", d)
 	}
-	_, err = Parse("bad.yaml", []byte(base+"shaper: {upstream: tbf, burst-time: 0s, latency: 1h, ifb-pool: -1}\n"))
+	_, err = Parse("bad.yaml", []byte(base+"shaper: {upstream: tbf, burst-time: 0s, latency: 1h, setup-defer: -1s}\n"))
 	if err == nil {
 		t.Fatal("bad shaper section accepted")
 	}
-	for _, w := range []string{"shaper.upstream", "shaper.burst-time", "shaper.latency", "shaper.ifb-pool"} {
+	for _, w := range []string{"shaper.upstream", "shaper.burst-time", "shaper.latency", "shaper.setup-defer"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("missing %q in:\n%v", w, err)
 		}
+	}
+	// ifb-pool went with the per-session IFB devices (shared IFBs now).
+	if _, err := Parse("old.yaml", []byte(base+"shaper: {ifb-pool: 64}\n")); err == nil || !strings.Contains(err.Error(), `unknown key "ifb-pool"`) {
+		t.Errorf("ifb-pool: %v, want unknown key", err)
 	}
 }
 

@@ -132,7 +132,9 @@ func (c *Config) Validate() error {
 	if c.Shaper.Latency < time.Millisecond || c.Shaper.Latency > 10*time.Second {
 		p.add("shaper.latency", "%v: want 1ms to 10s", c.Shaper.Latency)
 	}
-	positive(p, "shaper.ifb-pool", c.Shaper.IFBPool, 0, 65536)
+	if c.Shaper.SetupDefer < 0 || c.Shaper.SetupDefer > time.Minute {
+		p.add("shaper.setup-defer", "%v: want 0 to 1m", c.Shaper.SetupDefer)
+	}
 	if c.CLI.Socket == "" {
 		p.add("cli.socket", "must not be empty")
 	}

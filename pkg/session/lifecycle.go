@@ -126,6 +126,10 @@ func (s *Session) applyRates(r rate.Rates, source string) {
 		}
 	}
 	job := shapeJob{iface: s.ifname, rates: r, clear: r.IsZero(), done: done}
+	if source == "" && !job.clear {
+		job.up, job.at = true, time.Now()
+		s.m.lastUpJob.Store(job.at.UnixNano()) // before the send: the shaper goroutine reads it
+	}
 	select {
 	case s.m.shapeQ <- job:
 	default:

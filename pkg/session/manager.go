@@ -52,6 +52,10 @@ type Config struct {
 	InterimInterval time.Duration
 	DefaultRates    rate.Rates
 	ShapeMandatory  bool
+	// ShapeDefer bounds how long a session's first shaping may be held
+	// back while other sessions keep coming up (see deferShaping); 0
+	// applies it as soon as the shaper goroutine gets to it.
+	ShapeDefer      time.Duration
 	CalledStationID string // NAS identifier
 }
 
@@ -82,6 +86,7 @@ type Manager struct {
 	authOK, authFail atomic.Uint64
 	setups           setupWindow
 	shapeQ           chan shapeJob
+	lastUpJob        atomic.Int64 // UnixNano when the last session-up shaping job was queued
 	shapeDone        chan struct{}
 	shapeOnce        sync.Once
 	drops            dropCounters
@@ -313,12 +318,53 @@ type shapeJob struct {
 	iface string
 	rates rate.Rates
 	clear bool
+	up    bool        // the session's first shaping, at session up
+	at    time.Time   // when it was queued (up jobs)
 	done  func(error) // called from the shaper goroutine; must not block
+}
+
+// shapeQuiet is how long no session may have come up before a setup burst
+// counts as over (deferShaping).
+const shapeQuiet = 250 * time.Millisecond
+
+// deferShaping holds a session-up job back while sessions are coming up,
+// so that its netlink work (which takes the kernel's RTNL lock, like the
+// session interfaces' own setup) does not slow down a setup burst; it
+// returns once no session is in setup and none came up for shapeQuiet, or
+// once the job is ShapeDefer old, whichever is first. Jobs behind it wait
+// with it (the queue is FIFO, so a session's Set and Clear stay in order).
+func (m *Manager) deferShaping(j shapeJob) {
+	limit := m.config().ShapeDefer
+	if !j.up || limit <= 0 {
+		return
+	}
+	for {
+		now := time.Now()
+		left := j.at.Add(limit).Sub(now)
+		quiet := now.Sub(time.Unix(0, m.lastUpJob.Load()))
+		if left <= 0 || (quiet >= shapeQuiet && !m.anyStarting()) {
+			return
+		}
+		time.Sleep(min(left, max(shapeQuiet-quiet, shapeQuiet/5)))
+	}
+}
+
+// anyStarting reports whether a session is in setup (PPP negotiating).
+func (m *Manager) anyStarting() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.sessions {
+		if s.stateNow() == Starting {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Manager) shapeLoop() {
 	defer close(m.shapeDone)
 	for j := range m.shapeQ {
+		m.deferShaping(j)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var err error
 		if j.clear {
