@@ -52,7 +52,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
+	$(GO) vet -tags vmlab ./test/vmlab/...
 	staticcheck $(PKGS)
+	staticcheck -tags integration $(PKGS)
+	staticcheck -tags vmlab ./test/vmlab/...
 
 FUZZTIME ?= 10s
 fuzz:
