@@ -93,6 +93,17 @@ func (f *fakeAPI) SetRates(_ context.Context, sel mgmt.Selector, r rate.Rates, s
 	return n, nil
 }
 
+func (f *fakeAPI) Change(_ context.Context, sel mgmt.Selector, c session.Change, source string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.match(sel)
+	if n == 0 {
+		return 0, mgmt.ErrNotFound
+	}
+	f.record("change " + string(sel.Kind) + "=" + sel.Value + " " + source)
+	return n, nil
+}
+
 func (f *fakeAPI) RestoreRates(_ context.Context, sel mgmt.Selector, source string) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -24,6 +24,9 @@ type API interface {
 	Terminate(ctx context.Context, sel Selector, hard bool) (int, error)
 	// SetRates changes the selected sessions' rates live.
 	SetRates(ctx context.Context, sel Selector, r rate.Rates, source string) (int, error)
+	// Change applies a live authorization change (CoA) to the selected
+	// sessions, each in one step.
+	Change(ctx context.Context, sel Selector, c session.Change, source string) (int, error)
 	// RestoreRates returns the selected sessions to their authorized rates.
 	RestoreRates(ctx context.Context, sel Selector, source string) (int, error)
 	Stats(ctx context.Context) (Stats, error)

@@ -57,6 +57,11 @@ func (c *Core) SetRates(ctx context.Context, sel Selector, r rate.Rates, source 
 	return c.each(ctx, sel, func(s *session.Session) { s.SetRates(r, source) })
 }
 
+// Change applies a live authorization change.
+func (c *Core) Change(ctx context.Context, sel Selector, ch session.Change, source string) (int, error) {
+	return c.each(ctx, sel, func(s *session.Session) { s.Apply(ch, source) })
+}
+
 // RestoreRates returns sessions to their authorized rates.
 func (c *Core) RestoreRates(ctx context.Context, sel Selector, source string) (int, error) {
 	return c.each(ctx, sel, func(s *session.Session) { s.RestoreRates(source) })

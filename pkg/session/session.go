@@ -169,6 +169,10 @@ func (s *Session) info() Info {
 	if s.dp != nil {
 		in.Stats = s.dp.Stats()
 	}
+	if r := s.reply; r != nil {
+		in.SessionTimeout, in.IdleTimeout = int64(r.SessionTimeout.Seconds()), int64(r.IdleTimeout.Seconds())
+		in.InterimInterval, in.FilterID = int64(r.InterimInterval.Seconds()), r.FilterID
+	}
 	return in
 }
 
@@ -189,6 +193,32 @@ func (s *Session) PeerHangup() {
 // SetRates changes the session's rates live (source "coa" or "cli").
 func (s *Session) SetRates(r rate.Rates, source string) {
 	go s.do(context.Background(), func() { s.applyRates(r, source) })
+}
+
+// Change is a live change of a session's authorization (a CoA-Request,
+// RFC 5176). Nil fields stay as they are. The session applies all of it in
+// one step on its goroutine.
+type Change struct {
+	Rates *rate.Rates
+	// SessionTimeout ends the session that long from now; 0 lifts the limit.
+	SessionTimeout *time.Duration
+	// IdleTimeout replaces the idle limit (idleness counted from now); 0
+	// lifts it.
+	IdleTimeout *time.Duration
+	// InterimInterval replaces the interim accounting interval, the next
+	// interim being due that long from now; 0 returns to the configured one.
+	InterimInterval *time.Duration
+	FilterID        *string
+}
+
+// IsZero reports whether c changes nothing.
+func (c Change) IsZero() bool {
+	return c.Rates == nil && c.SessionTimeout == nil && c.IdleTimeout == nil && c.InterimInterval == nil && c.FilterID == nil
+}
+
+// Apply applies c live (source "coa" or "cli").
+func (s *Session) Apply(c Change, source string) {
+	go s.do(context.Background(), func() { s.applyChange(c, source, time.Now()) })
 }
 
 // RestoreRates returns to the authorized rates.

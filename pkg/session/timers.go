@@ -60,6 +60,57 @@ func (s *Session) armPolicy(now time.Time) {
 	}
 }
 
+// applyChange applies a live change (session goroutine). The reply is
+// copied, never modified in place: accounting records may still refer to
+// the old one.
+func (s *Session) applyChange(c Change, source string, now time.Time) {
+	var rep aaa.Reply
+	if s.reply != nil {
+		rep = *s.reply
+	}
+	active := s.stateNow() == Active
+	p := &s.pol
+	if c.SessionTimeout != nil {
+		rep.SessionTimeout = *c.SessionTimeout
+		p.sessionEnd = time.Time{}
+		if *c.SessionTimeout > 0 && active {
+			// Kept as the total since the session came up, as an
+			// Access-Accept's is, so show sessions stays consistent.
+			rep.SessionTimeout = now.Sub(s.upAt) + *c.SessionTimeout
+			p.sessionEnd = now.Add(*c.SessionTimeout)
+		}
+	}
+	if c.IdleTimeout != nil {
+		rep.IdleTimeout = *c.IdleTimeout
+		p.idle, p.nextIdle = 0, time.Time{}
+		if it := *c.IdleTimeout; it > 0 && active {
+			p.idle = it
+			p.lastActive = now
+			p.lastStats = s.dp.Stats()
+			p.nextIdle = now.Add(idleCheckEvery(it))
+		}
+	}
+	if c.FilterID != nil {
+		rep.FilterID = *c.FilterID
+	}
+	s.reply = &rep
+	if c.InterimInterval != nil {
+		rep.InterimInterval = *c.InterimInterval
+		if active {
+			p.nextInterim = time.Time{}
+			if iv := s.interimInterval(); iv > 0 {
+				p.nextInterim = now.Add(iv)
+			}
+		}
+	}
+	s.m.log.Info("session changed", "id", s.id, "user", s.req.User, "source", source,
+		"session_timeout", rep.SessionTimeout, "idle_timeout", rep.IdleTimeout,
+		"interim_interval", s.interimInterval(), "filter_id", rep.FilterID)
+	if c.Rates != nil {
+		s.applyRates(*c.Rates, source)
+	}
+}
+
 // policyDeadline is the earliest armed policy timer (zero: none).
 func (s *Session) policyDeadline() time.Time {
 	var d time.Time

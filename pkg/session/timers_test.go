@@ -147,3 +147,48 @@ func TestInterimFirstIsJittered(t *testing.T) {
 		t.Errorf("second interim %v after the first, want the interval (400ms)", d)
 	}
 }
+
+// TestChangeTimeouts: a live Change (CoA) arms a Session-Timeout counted
+// from the change, lifts an Idle-Timeout from the Access-Accept, and records
+// the Filter-Id, all without dropping the session.
+func TestChangeTimeouts(t *testing.T) {
+	e := newEnv(t, nil)
+	e.m.deps.Auth = replyAuth{aaa.Reply{IdleTimeout: 1500 * time.Millisecond}}
+	c := e.dial("carol", "pw")
+	c.pump("IPCP up", func() bool { return c.up })
+	waitFor(t, "active", func() bool { return e.m.Counters().Active == 1 })
+	noIdle, st, filter := time.Duration(0), 2500*time.Millisecond, "gold"
+	changed := time.Now()
+	if n := e.m.Select(context.Background(), func(*Info) bool { return true }, func(s *Session) {
+		s.Apply(Change{IdleTimeout: &noIdle, SessionTimeout: &st, FilterID: &filter}, "coa")
+	}); n != 1 {
+		t.Fatalf("Select matched %d sessions", n)
+	}
+	var in Info
+	waitFor(t, "the change in the session's info", func() bool {
+		e.m.Select(context.Background(), func(i *Info) bool { in = *i; return false }, func(*Session) {})
+		return in.FilterID == "gold"
+	})
+	if in.IdleTimeout != 0 || in.SessionTimeout < 2 || in.SessionTimeout > 4 {
+		t.Errorf("info after the change: idle %d s, session timeout %d s; want 0 and 2–4", in.IdleTimeout, in.SessionTimeout)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.m.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("session still up 10 s after a 2.5 s Session-Timeout")
+		}
+		sent := c.fs.Sent()
+		for ; c.seen < len(sent); c.seen++ {
+			c.perform(c.link.Input(time.Now(), sent[c.seen].Proto, sent[c.seen].Payload))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The idle limit (1.5 s, no traffic) would have ended it first.
+	if life := time.Since(changed); life < 2400*time.Millisecond {
+		t.Errorf("session ended %v after the change, want the new 2.5 s Session-Timeout", life)
+	}
+	stops := e.rec.stops()
+	if len(stops) != 1 || stops[0].Cause != aaa.CauseSessionTimeout {
+		t.Fatalf("stops = %+v, want one with cause Session-Timeout", stops)
+	}
+}

@@ -39,6 +39,11 @@ type Info struct {
 	Stats      dataplane.Stats  `json:"stats"`
 	Rates      rate.Rates       `json:"rates"`      // in force now
 	AuthRates  rate.Rates       `json:"auth_rates"` // as authorized (restore target)
+	// From the Access-Accept or a later CoA; 0/"" when not set.
+	SessionTimeout  int64  `json:"session_timeout_s,omitempty"` // since the session came up
+	IdleTimeout     int64  `json:"idle_timeout_s,omitempty"`
+	InterimInterval int64  `json:"interim_interval_s,omitempty"` // RADIUS's; the configured one otherwise
+	FilterID        string `json:"filter_id,omitempty"`
 }
 
 // EventKind names a session event.

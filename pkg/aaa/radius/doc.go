@@ -41,16 +41,15 @@
 // window; a retransmitted request gets the cached answer without being
 // acted on twice. Sessions are named by Acct-Session-Id, User-Name,
 // Framed-IP-Address, NAS-Port-Id and Calling-Station-Id (all given must
-// match). Disconnect calls mgmt.API.Terminate; CoA with rate attributes
-// calls mgmt.API.SetRates (source "coa"). NAKs carry Error-Cause.
+// match). Disconnect calls mgmt.API.Terminate; CoA
+// calls mgmt.API.Change (source "coa") with the rates, Session-Timeout
+// (from now), Idle-Timeout, Acct-Interim-Interval and Filter-Id it carries,
+// applied to each session in one step. NAKs carry Error-Cause.
 //
 // # Not supported
 //
 // RADIUS over TCP/TLS (RadSec), Status-Server probing of dead servers,
 // Access-Challenge (PPP cannot carry it: treated as a reject), EAP, IPv6
 // attributes (Framed-IPv6-Prefix, Delegated-IPv6-Prefix), Mikrotik burst
-// fields, CoA changes other than rates (Session-Timeout, Idle-Timeout,
-// Acct-Interim-Interval and Filter-Id as a name are NAKed with
-// Unsupported-Attribute because mgmt.API cannot apply them yet), vendor
-// dictionaries with format other than 1,1.
+// fields, vendor dictionaries with format other than 1,1.
 package radius

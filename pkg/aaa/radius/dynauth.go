@@ -281,15 +281,17 @@ func (d *DAServer) act(p *radius.Packet) (radius.Code, ErrorCause) {
 	if p.Code == radius.CodeCoARequest {
 		ack, nak = radius.CodeCoAACK, radius.CodeCoANAK
 	}
-	id, rateSeen, cause := d.classify(p)
+	id, seen, cause := d.classify(p)
 	if cause != 0 {
 		return nak, cause
 	}
-	var rates rate.Rates
+	var change session.Change
 	if p.Code == radius.CodeCoARequest {
-		if !rateSeen {
+		if seen == 0 {
 			return nak, CauseInvalidRequest
 		}
+		// Every attribute is interpreted before anything is applied, so
+		// a bad value NAKs the whole request and nothing is half-applied.
 		r := &aaa.Reply{}
 		bad := false
 		d.in.apply(p.Attributes, r, func(rule string, v []byte, err error) {
@@ -299,7 +301,21 @@ func (d *DAServer) act(p *radius.Packet) (radius.Code, ErrorCause) {
 		if bad {
 			return nak, CauseInvalidAttrValue
 		}
-		rates = r.Rates
+		if seen&seenRates != 0 {
+			change.Rates = &r.Rates
+		}
+		if seen&seenSessionTimeout != 0 {
+			change.SessionTimeout = &r.SessionTimeout
+		}
+		if seen&seenIdleTimeout != 0 {
+			change.IdleTimeout = &r.IdleTimeout
+		}
+		if seen&seenInterim != 0 {
+			change.InterimInterval = &r.InterimInterval
+		}
+		if seen&seenFilterID != 0 {
+			change.FilterID = &r.FilterID
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -311,7 +327,7 @@ func (d *DAServer) act(p *radius.Packet) (radius.Code, ErrorCause) {
 	for _, sel := range sels {
 		var n int
 		if p.Code == radius.CodeCoARequest {
-			n, err = d.api.SetRates(ctx, sel, rates, "coa")
+			n, err = d.api.Change(ctx, sel, change, "coa")
 		} else {
 			n, err = d.api.Terminate(ctx, sel, false)
 		}
@@ -324,15 +340,45 @@ func (d *DAServer) act(p *radius.Packet) (radius.Code, ErrorCause) {
 	if total == 0 {
 		return nak, CauseSessionNotFound
 	}
-	d.log.Info("radius: DA request applied", "code", p.Code.String(), "sessions", total, "rates", rates.String())
+	d.log.Info("radius: DA request applied", "code", p.Code.String(), "sessions", total, "change", changeString(change))
 	return ack, 0
 }
 
+// What a CoA-Request carries besides the session identity (classify).
+const (
+	seenRates = 1 << iota
+	seenSessionTimeout
+	seenIdleTimeout
+	seenInterim
+	seenFilterID
+)
+
+// changeString is a change in one line for logs (and tests).
+func changeString(c session.Change) string {
+	var b strings.Builder
+	if c.Rates != nil {
+		fmt.Fprintf(&b, " rates=%s", c.Rates)
+	}
+	if c.SessionTimeout != nil {
+		fmt.Fprintf(&b, " session-timeout=%s", c.SessionTimeout)
+	}
+	if c.IdleTimeout != nil {
+		fmt.Fprintf(&b, " idle-timeout=%s", c.IdleTimeout)
+	}
+	if c.InterimInterval != nil {
+		fmt.Fprintf(&b, " interim=%s", c.InterimInterval)
+	}
+	if c.FilterID != nil {
+		fmt.Fprintf(&b, " filter-id=%q", *c.FilterID)
+	}
+	return strings.TrimPrefix(b.String(), " ")
+}
+
 // classify walks the request's attributes (RFC 5176 §3): it collects the
-// session identity, checks the NAS identity, and reports whether rate
-// attributes are present, or the Error-Cause for an attribute we cannot
-// honour.
-func (d *DAServer) classify(p *radius.Packet) (id identity, rateSeen bool, cause ErrorCause) {
+// session identity, checks the NAS identity, and reports which changes a
+// CoA-Request carries (seen* bits), or the Error-Cause for an attribute we
+// cannot honour.
+func (d *DAServer) classify(p *radius.Packet) (id identity, seen int, cause ErrorCause) {
 	for _, avp := range p.Attributes {
 		v := avp.Attribute
 		switch avp.Type {
@@ -347,28 +393,44 @@ func (d *DAServer) classify(p *radius.Packet) (id identity, rateSeen bool, cause
 		case attrFramedIPAddress:
 			a, err := ipv4(v)
 			if err != nil {
-				return id, false, CauseInvalidAttrValue
+				return id, 0, CauseInvalidAttrValue
 			}
 			id.ip, id.n = a, id.n+1
 		case attrNASIdentifier, attrNASIPAddress:
 			if !d.nasMatches(avp) {
-				return id, false, CauseNASIdentMismatch
+				return id, 0, CauseNASIdentMismatch
 			}
 		case attrServiceType:
-			return id, false, CauseUnsupportedService // Authorize-Only needs a re-auth we do not do
+			return id, 0, CauseUnsupportedService // Authorize-Only needs a re-auth we do not do
 		case attrEventTimestamp, attrMessageAuthenticator, attrProxyState, attrState,
 			attrAcctTerminateCause, attrNASPort, attrCalledStationID, attrReplyMessage:
 		default:
-			if p.Code != radius.CodeCoARequest || !d.isRateAttr(avp) {
-				return id, false, CauseUnsupportedAttribute
+			if p.Code != radius.CodeCoARequest {
+				return id, 0, CauseUnsupportedAttribute
 			}
-			rateSeen = true
+			switch {
+			case d.isRateAttr(avp):
+				seen |= seenRates
+				if avp.Type == attrFilterID {
+					seen |= seenFilterID
+				}
+			case avp.Type == attrSessionTimeout:
+				seen |= seenSessionTimeout
+			case avp.Type == attrIdleTimeout:
+				seen |= seenIdleTimeout
+			case avp.Type == attrAcctInterimInterval:
+				seen |= seenInterim
+			case avp.Type == attrFilterID:
+				seen |= seenFilterID
+			default:
+				return id, 0, CauseUnsupportedAttribute
+			}
 		}
 	}
 	if id.n == 0 {
-		return id, false, CauseMissingAttribute
+		return id, 0, CauseMissingAttribute
 	}
-	return id, rateSeen, 0
+	return id, seen, 0
 }
 
 // nasMatches checks NAS-Identifier / NAS-IP-Address against ours (RFC 5176

@@ -82,6 +82,40 @@ func TestDAHandle(t *testing.T) {
 			wantCode: radius.CodeCoANAK, wantCause: CauseInvalidAttrValue,
 		},
 		{
+			name: "coa session and idle timeout, interim, filter-id, rates in one change",
+			req: func(t *testing.T) []byte {
+				return daRequest(t, radius.CodeCoARequest, 20, "coasecret", true, user,
+					avp(attrSessionTimeout, radius.NewInteger(600)), avp(attrIdleTimeout, radius.NewInteger(120)),
+					avp(attrAcctInterimInterval, radius.NewInteger(300)), avp(attrFilterID, []byte("gold")),
+					mustVSA(t, VendorMikrotik, 8, []byte("1M/2M")))
+			},
+			wantCode: radius.CodeCoAACK,
+			wantCall: `change username=alice rates=2M/1M session-timeout=10m0s idle-timeout=2m0s interim=5m0s filter-id="gold" coa n=1`,
+		},
+		{
+			name: "coa session-timeout 0 lifts the limit",
+			req: func(t *testing.T) []byte {
+				return daRequest(t, radius.CodeCoARequest, 21, "coasecret", true, user, avp(attrSessionTimeout, radius.NewInteger(0)))
+			},
+			wantCode: radius.CodeCoAACK, wantCall: "change username=alice session-timeout=0s coa n=1",
+		},
+		{
+			name: "coa interim below 60 s: nothing applied",
+			req: func(t *testing.T) []byte {
+				return daRequest(t, radius.CodeCoARequest, 22, "coasecret", true, user,
+					avp(attrSessionTimeout, radius.NewInteger(600)), avp(attrAcctInterimInterval, radius.NewInteger(10)))
+			},
+			wantCode: radius.CodeCoANAK, wantCause: CauseInvalidAttrValue,
+		},
+		{
+			name: "coa with an attribute we cannot apply: nothing applied",
+			req: func(t *testing.T) []byte {
+				return daRequest(t, radius.CodeCoARequest, 23, "coasecret", true, user,
+					avp(attrSessionTimeout, radius.NewInteger(600)), avp(attrFramedIPAddress, []byte{10, 0, 0, 9}), avp(attrFramedPool, []byte("p")))
+			},
+			wantCode: radius.CodeCoANAK, wantCause: CauseUnsupportedAttribute,
+		},
+		{
 			name: "coa without rates",
 			req: func(t *testing.T) []byte {
 				return daRequest(t, radius.CodeCoARequest, 3, "coasecret", true, user)

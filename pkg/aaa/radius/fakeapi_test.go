@@ -50,6 +50,11 @@ func (a *fakeAPI) SetRates(_ context.Context, sel mgmt.Selector, r rate.Rates, s
 	a.record(fmt.Sprintf("setrates %s=%s %s %s n=%d", sel.Kind, sel.Value, r, src, n))
 	return n, nil
 }
+func (a *fakeAPI) Change(_ context.Context, sel mgmt.Selector, c session.Change, src string) (int, error) {
+	n := a.count(sel)
+	a.record(fmt.Sprintf("change %s=%s %s %s n=%d", sel.Kind, sel.Value, changeString(c), src, n))
+	return n, nil
+}
 func (a *fakeAPI) RestoreRates(context.Context, mgmt.Selector, string) (int, error) { return 0, nil }
 func (a *fakeAPI) Stats(context.Context) (mgmt.Stats, error)                        { return mgmt.Stats{}, nil }
 func (a *fakeAPI) Pools(context.Context) ([]mgmt.Pool, error)                       { return nil, nil }
