@@ -1,6 +1,6 @@
-// Package kernel is the kernel dataplane: PPPoE sessions terminated by the
-// Linux pppoe and ppp_generic drivers, forwarded by the kernel as pppN
-// interfaces. No cgo.
+// Package kernel is the kernel dataplane: PPPoE and L2TP sessions terminated
+// by the Linux pppoe, l2tp_ppp and ppp_generic drivers, forwarded by the
+// kernel as pppN interfaces. No cgo.
 //
 // Per access port, discovery frames (EtherType 0x8863) are read from an
 // AF_PACKET socket (internal/afpacket) and handed to bngbox's discovery
@@ -18,7 +18,14 @@
 //	Stats:           rtnetlink IFLA_STATS64 of pppN (64-bit kernel counters)
 //	Close:           close the unit fd (pppN goes), the channel fd, the socket
 //
+// L2TP sessions (NewL2TPSession) use the kernel's l2tp_ppp: per tunnel a UDP
+// socket bound to the LNS's address and connected to the LAC, registered
+// with L2TP_CMD_TUNNEL_CREATE (generic netlink family "l2tp"); per session
+// L2TP_CMD_SESSION_CREATE (pseudowire PPP), a PX_PROTO_OL2TP socket connected
+// to it and a /dev/ppp channel, then the same pppN as PPPoE. What the kernel
+// passes up on the tunnel socket goes back to the LNS (L2TPParams.Input).
+//
 // Not supported: VLAN-tagged subscribers (the kernel pppoe driver binds to
 // a netdev; it would need one VLAN device per tag), IPv6 addresses on pppN,
-// L2TP (the l2tp generic-netlink family; see issue 8).
+// L2TP over IPv6.
 package kernel

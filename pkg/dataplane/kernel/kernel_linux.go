@@ -25,6 +25,10 @@ type Dataplane struct {
 	ports    map[*port]struct{}    // guarded by mu
 	sessions map[*session]struct{} // guarded by mu
 	closed   bool                  // guarded by mu
+
+	l2tpMu  sync.Mutex
+	genl    *l2tpGenl          // guarded by l2tpMu; nil until the first L2TP session
+	tunnels map[uint16]*tunnel // guarded by l2tpMu; by our tunnel ID
 }
 
 var _ dataplane.Dataplane = (*Dataplane)(nil)
@@ -38,7 +42,7 @@ func New(log *slog.Logger) (*Dataplane, error) {
 	if err := dataplane.ProbeKernel(); err != nil {
 		return nil, err
 	}
-	return &Dataplane{log: log, ports: map[*port]struct{}{}, sessions: map[*session]struct{}{}}, nil
+	return &Dataplane{log: log, ports: map[*port]struct{}{}, sessions: map[*session]struct{}{}, tunnels: map[uint16]*tunnel{}}, nil
 }
 
 // Kind returns dataplane.KindKernel.
@@ -61,12 +65,6 @@ func (d *Dataplane) OpenPort(ifname string, disc dataplane.DiscoveryFunc) (datap
 	d.mu.Unlock()
 	go p.readLoop()
 	return p, nil
-}
-
-// NewL2TPSession is not done yet for the kernel backend (PX_PROTO_OL2TP
-// over the l2tp genl family): L2TP sessions need dataplane: userspace.
-func (d *Dataplane) NewL2TPSession(dataplane.L2TPParams) (dataplane.Session, error) {
-	return nil, fmt.Errorf("kernel: L2TP sessions (PX_PROTO_OL2TP) are not implemented yet; use dataplane: userspace: %w", dataplane.ErrUnsupported)
 }
 
 // NewPPPoESession connects a PPPoE socket to the session and attaches a PPP
@@ -124,6 +122,7 @@ func (d *Dataplane) Close() error {
 	for _, p := range ports {
 		errs = append(errs, p.close())
 	}
+	errs = append(errs, d.closeL2TP())
 	return errors.Join(errs...)
 }
 

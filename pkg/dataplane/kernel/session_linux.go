@@ -20,17 +20,20 @@ import (
 // maxFrame bounds one PPP frame read from /dev/ppp (protocol + payload).
 const maxFrame = 1500 + 64
 
-// session is one PPPoE session: the PPPoE socket, its PPP channel and, after
-// Up, its PPP unit.
+// session is one PPPoE or L2TP session: the PPPoX socket, its PPP channel
+// and, after Up, its PPP unit.
 type session struct {
 	dp      *Dataplane
 	log     *slog.Logger
 	control func(uint16, []byte)
-	sock    int // PPPoE socket
+	sock    int // PPPoX socket (PX_PROTO_OE or PX_PROTO_OL2TP)
 	ch      int // /dev/ppp attached to the channel
 	chIndex int
-	readers sync.WaitGroup
-	closing atomic.Bool // tells the readers to stop
+	// closeSock closes sock and whatever the session holds besides (L2TP:
+	// the kernel session and its share of the tunnel).
+	closeSock func() error
+	readers   sync.WaitGroup
+	closing   atomic.Bool // tells the readers to stop
 
 	mu     sync.Mutex
 	unit   int                  // guarded by mu; -1 before Up
@@ -47,14 +50,26 @@ func newSession(d *Dataplane, p dataplane.PPPoEParams) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: session %#04x: %w", p.SessionID, err)
 	}
-	ch, err := attachChannel(chIndex)
+	log := d.log.With("pppoe_session_id", p.SessionID, "mac", p.Peer.String(), "channel", chIndex)
+	s, err := startSession(d, fd, chIndex, p.Control, log, func() error { return unix.Close(fd) })
 	if err != nil {
-		unix.Close(fd)
 		return nil, fmt.Errorf("kernel: session %#04x: %w", p.SessionID, err)
 	}
+	return s, nil
+}
+
+// startSession attaches a /dev/ppp channel fd to the connected PPPoX
+// socket sock and starts reading control frames from it. On error it calls
+// closeSock.
+func startSession(d *Dataplane, sock, chIndex int, control func(uint16, []byte), log *slog.Logger, closeSock func() error) (*session, error) {
+	ch, err := attachChannel(chIndex)
+	if err != nil {
+		closeSock()
+		return nil, err
+	}
 	s := &session{
-		dp: d, control: p.Control, sock: fd, ch: ch, chIndex: chIndex, unit: -1,
-		log: d.log.With("pppoe_session_id", p.SessionID, "mac", p.Peer.String(), "channel", chIndex),
+		dp: d, control: control, sock: sock, ch: ch, chIndex: chIndex, unit: -1,
+		log: log, closeSock: closeSock,
 	}
 	s.startReader(ch)
 	return s, nil
@@ -217,7 +232,8 @@ func (s *session) Stats() dataplane.Stats {
 }
 
 // Close removes pppN (closing the unit fd destroys it), detaches the
-// channel and closes the PPPoE socket.
+// channel and closes the PPPoX socket (L2TP: and deletes the kernel session,
+// and the tunnel with its last session).
 func (s *session) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -233,7 +249,7 @@ func (s *session) Close() error {
 	if unit >= 0 {
 		errs = append(errs, unix.Close(unit))
 	}
-	errs = append(errs, unix.Close(s.ch), unix.Close(s.sock))
+	errs = append(errs, unix.Close(s.ch), s.closeSock())
 	s.dp.forget(s)
 	return errors.Join(errs...)
 }
