@@ -1,0 +1,129 @@
+//go:build vmlab
+
+package vmlab
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestVML2TPKernel: a real LAC (xl2tpd + pppd with the pppol2tp plugin) in a
+// guest namespace against bngbox as LNS in the guest with dataplane:
+// kernel. The tunnel (with a secret) and the session come up, the session's
+// data runs through a kernel L2TP tunnel and session and a pppN, pings go
+// through, the counters in `show sessions json` come from the kernel, and
+// hanging up (CDN) and stopping the LAC (StopCCN) remove the pppN, the
+// kernel session and the kernel tunnel.
+func TestVML2TPKernel(t *testing.T) { testVML2TP(t, "kernel") }
+
+// TestVML2TPUserspace is the same scenario with dataplane: userspace (TUN
+// pppN, L2TP data in bngbox); no kernel tunnel may appear on the LNS side.
+func TestVML2TPUserspace(t *testing.T) { testVML2TP(t, "userspace") }
+
+func testVML2TP(t *testing.T, dp string) {
+	const pings = 5
+	h := newHost(t)
+	r := h.Boot("l2tp-lns", map[string]string{"dataplane": dp, "pings": fmt.Sprint(pings)})
+	for _, k := range []string{"lac_up_seconds", "lac_addr", "ppp_ifaces", "kernel_tunnels", "tunnels"} {
+		t.Logf("%s = %s", k, r.Get(k))
+	}
+	if got := r.Get("dataplane"); got != dp {
+		t.Fatalf("guest daemon's dataplane = %q, want %s", got, dp)
+	}
+	if r.Get("lac_up") != "1" {
+		t.Fatalf("the LAC's ppp0 did not come up (see the console)")
+	}
+	if got := r.Get("ping_rx"); got != fmt.Sprint(pings) {
+		t.Errorf("pings through the session: %s received, want %d", got, pings)
+	}
+
+	var sessions []struct {
+		Type   string `json:"type"`
+		State  string `json:"state"`
+		Ifname string `json:"ifname"`
+		IP     string `json:"ip"`
+		Stats  struct {
+			RxBytes   uint64 `json:"rx_bytes"`
+			RxPackets uint64 `json:"rx_packets"`
+			TxBytes   uint64 `json:"tx_bytes"`
+			TxPackets uint64 `json:"tx_packets"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal([]byte(r.Get("sessions")), &sessions); err != nil {
+		t.Fatalf("show sessions json: %v: %q", err, r.Get("sessions"))
+	}
+	if len(sessions) != 1 {
+		t.Fatalf("%d sessions, want 1: %s", len(sessions), r.Get("sessions"))
+	}
+	s := sessions[0]
+	if s.Type != "l2tp" || s.State != "active" || !strings.HasPrefix(s.Ifname, "ppp") {
+		t.Errorf("session %+v: want an active l2tp session on a pppN", s)
+	}
+	if got := r.Get("lac_addr"); got != s.IP+"_100.64.0.1/32" {
+		t.Errorf("LAC's ppp0 has %q, want %s peer 100.64.0.1/32", got, s.IP)
+	}
+	// Echo requests in, as many replies out: at least 28 bytes each.
+	if s.Stats.RxPackets < pings || s.Stats.TxPackets < pings || s.Stats.RxBytes < pings*28 || s.Stats.TxBytes < pings*28 {
+		t.Errorf("session counters %+v: want at least %d packets each way", s.Stats, pings)
+	}
+	if k := r.Get(s.Ifname + ".kernel_rx_packets"); k == "" || k == "0" {
+		t.Errorf("%s: kernel rx_packets %q", s.Ifname, k)
+	}
+	if a := r.Get(s.Ifname + ".addr"); a != "100.64.0.1_"+s.IP+"/32" {
+		t.Errorf("%s: address %q, want 100.64.0.1 peer %s/32", s.Ifname, a, s.IP)
+	}
+
+	var tunnels []struct {
+		Peer     string `json:"peer"`
+		State    string `json:"state"`
+		Sessions int    `json:"sessions"`
+	}
+	if err := json.Unmarshal([]byte(r.Get("tunnels")), &tunnels); err != nil {
+		t.Fatalf("show tunnels json: %v: %q", err, r.Get("tunnels"))
+	}
+	if len(tunnels) != 1 || tunnels[0].State != "established" || tunnels[0].Sessions != 1 || !strings.HasPrefix(tunnels[0].Peer, "100.126.0.2:") {
+		t.Errorf("tunnels %+v: want one established tunnel from 100.126.0.2 with 1 session", tunnels)
+	}
+	wantK := "0"
+	if dp == "kernel" {
+		wantK = "1"
+	}
+	if got := r.Get("kernel_tunnels"); got != wantK {
+		t.Errorf("kernel L2TP tunnels on the LNS side: %s, want %s", got, wantK)
+	}
+	if got := r.Get("kernel_sessions"); got != wantK {
+		t.Errorf("kernel L2TP sessions on the LNS side: %s, want %s", got, wantK)
+	}
+
+	// CDN: the session, its pppN and the kernel session and tunnel go.
+	if got := r.Get("sessions_after_cdn"); got != "0" {
+		t.Errorf("sessions after the hangup: %q, want 0", got)
+	}
+	if got := r.Get("ppp_ifaces_after_cdn"); got != "" {
+		t.Errorf("ppp interfaces left after the hangup: %s", got)
+	}
+	if got := r.Get("kernel_sessions_after_cdn"); got != "0" {
+		t.Errorf("kernel L2TP sessions after the hangup: %q, want 0", got)
+	}
+	if got := r.Get("kernel_tunnels_after_cdn"); got != "0" {
+		t.Errorf("kernel L2TP tunnels after the last session: %q, want 0", got)
+	}
+	// StopCCN from xl2tpd: no established tunnel left.
+	if got := r.Get("tunnels_after_stopccn"); strings.Contains(got, "established") {
+		t.Errorf("tunnels after StopCCN: %s", got)
+	}
+	if got := r.Get("stopccn_logged"); got == "" || got == "0" {
+		t.Errorf("bngbox logged no tunnel down after xl2tpd stopped")
+	}
+	if got := r.Get("kernel_tunnels_after_stopccn"); got != "0" {
+		t.Errorf("kernel L2TP tunnels after StopCCN: %q, want 0", got)
+	}
+	if got := r.Get("acct_stops"); got != "1" {
+		t.Errorf("accounting stops %q, want 1", got)
+	}
+	if r.RC != "0" {
+		t.Errorf("scenario exit code %s", r.RC)
+	}
+}
