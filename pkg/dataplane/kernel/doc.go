@@ -14,7 +14,8 @@
 //	                 (LCP, PAP/CHAP and NCP frames are read and written here)
 //	Up:              open /dev/ppp, PPPIOCNEWUNIT → pppN; channel PPPIOCCONNECT
 //	                 (control frames now arrive on the unit fd); PPPIOCSMRU;
-//	                 rtnetlink: MTU, address local peer PEER/32 (the host route), up
+//	                 rtnetlink: MTU, address local peer PEER/32 (the host route),
+//	                 after IPv6CP fe80::LOCAL peer fe80::PEER/64, up
 //	Stats:           rtnetlink IFLA_STATS64 of pppN (64-bit kernel counters)
 //	Close:           close the unit fd (pppN goes), the channel fd, the socket
 //
@@ -26,6 +27,5 @@
 // passes up on the tunnel socket goes back to the LNS (L2TPParams.Input).
 //
 // Not supported: VLAN-tagged subscribers (the kernel pppoe driver binds to
-// a netdev; it would need one VLAN device per tag), IPv6 addresses on pppN,
-// L2TP over IPv6.
+// a netdev; it would need one VLAN device per tag), L2TP over IPv6.
 package kernel

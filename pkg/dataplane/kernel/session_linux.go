@@ -133,7 +133,8 @@ func (s *session) SendControl(proto uint16, payload []byte) error {
 	return nil
 }
 
-// Up creates pppN the first time, then applies MTU, MRU and addresses.
+// Up creates pppN the first time, then applies MTU, MRU and addresses
+// (IPv4 local peer /32; IPv6 link-local pair /64 once IPv6CP is up).
 // The same config again costs nothing.
 func (s *session) Up(cfg dataplane.LinkConfig) error {
 	s.mu.Lock()
@@ -170,6 +171,19 @@ func (s *session) Up(cfg dataplane.LinkConfig) error {
 			}
 		}
 	}
+	if cfg.LocalIfaceID != s.cfg.LocalIfaceID || cfg.PeerIfaceID != s.cfg.PeerIfaceID {
+		if s.cfg.PeerIfaceID != 0 {
+			netlink.AddrDel(s.link, linkLocalPair(s.cfg.LocalIfaceID, s.cfg.PeerIfaceID))
+		}
+		if cfg.PeerIfaceID != 0 {
+			// The kernel makes no link-local address on a PPP device (it
+			// autoconfigures Ethernet-like devices only): the IPv6CP
+			// interface identifiers give both ends (RFC 5072 §5).
+			if err := netlink.AddrAdd(s.link, linkLocalPair(cfg.LocalIfaceID, cfg.PeerIfaceID)); err != nil {
+				return fmt.Errorf("kernel: %s: add IPv6 link-local address: %w", s.ifname, err)
+			}
+		}
+	}
 	if err := netlink.LinkSetUp(s.link); err != nil {
 		return fmt.Errorf("kernel: %s: set up: %w", s.ifname, err)
 	}
@@ -200,6 +214,20 @@ func (s *session) newUnitLocked() error {
 	// From now on the kernel queues control frames on the unit.
 	s.startReader(unit)
 	return nil
+}
+
+// linkLocalPair is "fe80::LOCAL peer fe80::PEER/64", without DAD (the
+// identifiers were negotiated to be distinct).
+func linkLocalPair(local, peer uint64) *netlink.Addr {
+	return &netlink.Addr{IPNet: ll6(local), Peer: ll6(peer), Flags: unix.IFA_F_NODAD}
+}
+
+// ll6 is the /64 link-local network with interface identifier id.
+func ll6(id uint64) *net.IPNet {
+	ip := make(net.IP, 16)
+	ip[0], ip[1] = 0xfe, 0x80
+	binary.BigEndian.PutUint64(ip[8:], id)
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(64, 128)}
 }
 
 func hostNet(ip net.IP) *net.IPNet {

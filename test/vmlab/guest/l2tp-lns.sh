@@ -99,7 +99,7 @@ noccp
 novj
 nodeflate
 nobsdcomp
-noipv6
++ipv6
 lcp-echo-interval 0
 debug
 logfile /tmp/pppd-l2tp.log
@@ -129,6 +129,22 @@ if [ $up != 1 ]; then
 	exit 1
 fi
 result "ping_rx=$(lac ping -c "$pings" -W 5 100.64.0.1 | grep -o '[0-9]* packets received' | cut -d' ' -f1)"
+
+# IPv6CP: pppd puts its link-local address on ppp0, bngbox the pair on pppN.
+t=0
+until [ -n "$(lac ip -6 -o addr show dev ppp0 scope link)" ] || [ $t -gt 300 ]; do
+	t=$((t + 1))
+	sleep 0.1
+done
+result "lac_addr6=$(lac ip -6 -o addr show dev ppp0 scope link | awk '{print $4 "_" $6}')"
+for d in /sys/class/net/ppp*; do
+	[ -e "$d" ] || continue
+	dev=$(basename $d)
+	a6=$(ip -6 -o addr show dev $dev scope link | awk '{print $4 "_" $6}')
+	result "$dev.addr6=$a6"
+	ll=${a6%%_*}
+	[ -n "$ll" ] && result "ping6_rx=$(lac ping6 -c 3 -W 5 -I ppp0 "$ll%ppp0" | grep -o '[0-9]* packets received' | cut -d' ' -f1)"
+done
 
 result "sessions=$(cli show sessions json | tr -d ' \n')"
 result "tunnels=$(cli show tunnels json | tr -d ' \n')"
