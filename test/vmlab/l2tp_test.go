@@ -12,7 +12,8 @@ import (
 // TestVML2TPKernel: a real LAC (xl2tpd + pppd with the pppol2tp plugin) in a
 // guest namespace against bngbox as LNS in the guest with dataplane:
 // kernel. The tunnel (with a secret) and the session come up, the session's
-// data runs through a kernel L2TP tunnel and session and a pppN, pings go
+// data runs through a kernel L2TP tunnel and session and a pppN, pings
+// (IPv4, and IPv6 to the link-local address IPv6CP gave) and iperf3 go
 // through, the counters in `show sessions json` come from the kernel, and
 // hanging up (CDN) and stopping the LAC (StopCCN) remove the pppN, the
 // kernel session and the kernel tunnel.
@@ -64,6 +65,14 @@ func testVML2TP(t *testing.T, dp string) {
 	if got := r.Get("lac_addr"); got != s.IP+"_100.64.0.1/32" {
 		t.Errorf("LAC's ppp0 has %q, want %s peer 100.64.0.1/32", got, s.IP)
 	}
+	// iperf3 both ways: data went through, and the session's counters
+	// (kernel pppN or TUN) account at least the TCP payload.
+	up, down := iperf3Received(t, r, "iperf3_up"), iperf3Received(t, r, "iperf3_down")
+	if s.Stats.RxBytes < up.Bytes || s.Stats.TxBytes < down.Bytes {
+		t.Errorf("session counters %+v: want rx ≥ %d and tx ≥ %d (iperf3 payload)", s.Stats, up.Bytes, down.Bytes)
+	}
+	t.Logf("iperf3 through the %s dataplane (TCG guest, not a benchmark): up %.1f Mbit/s (%d bytes), down %.1f Mbit/s (%d bytes)",
+		dp, up.BitsPerSecond/1e6, up.Bytes, down.BitsPerSecond/1e6, down.Bytes)
 	// Echo requests in, as many replies out: at least 28 bytes each.
 	if s.Stats.RxPackets < pings || s.Stats.TxPackets < pings || s.Stats.RxBytes < pings*28 || s.Stats.TxBytes < pings*28 {
 		t.Errorf("session counters %+v: want at least %d packets each way", s.Stats, pings)
@@ -140,4 +149,30 @@ func testVML2TP(t *testing.T, dp string) {
 	if r.RC != "0" {
 		t.Errorf("scenario exit code %s", r.RC)
 	}
+}
+
+type iperf3Sum struct {
+	Bytes         uint64  `json:"bytes"`
+	BitsPerSecond float64 `json:"bits_per_second"`
+}
+
+// iperf3Received parses the iperf3 -J summary the guest reported under key
+// and returns what the receiving side counted; it fails the test when the
+// run failed or moved nothing.
+func iperf3Received(t *testing.T, r *Result, key string) iperf3Sum {
+	t.Helper()
+	var out struct {
+		Error string `json:"error"`
+		End   struct {
+			SumReceived iperf3Sum `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal([]byte(r.Get(key)), &out); err != nil {
+		t.Errorf("%s: %v: %.300q", key, err, r.Get(key))
+		return iperf3Sum{}
+	}
+	if out.Error != "" || out.End.SumReceived.Bytes == 0 {
+		t.Errorf("%s: error %q, %d bytes received", key, out.Error, out.End.SumReceived.Bytes)
+	}
+	return out.End.SumReceived
 }

@@ -6,7 +6,8 @@
 #	lac: pppd ppp0 ─ xl2tpd ─ vlac 100.126.0.2 ══ veth ══ vlns 100.126.0.1 ─ bngbox LNS :1701 ─ pppN
 #
 # The tunnel has a secret (challenge both ways). Once ppp0 is up in the
-# LAC namespace, the guest pings 100.64.0.1 through the session, reports
+# LAC namespace, the guest pings 100.64.0.1 through the session (IPv4 and
+# IPv6 link-local), runs iperf3 both ways through it, reports
 # what `bngbox cli show sessions json`, `show tunnels json` and the kernel
 # (ip l2tp, /sys/class/net) say, then hangs up pppd (LCP Terminate, CDN)
 # and closes the tunnel from xl2tpd (StopCCN), reporting what is left after
@@ -145,6 +146,25 @@ for d in /sys/class/net/ppp*; do
 	ll=${a6%%_*}
 	[ -n "$ll" ] && result "ping6_rx=$(lac ping6 -c 3 -W 5 -I ppp0 "$ll%ppp0" | grep -o '[0-9]* packets received' | cut -d' ' -f1)"
 done
+
+# iperf3 through the session, LAC → LNS (upstream) then LNS → LAC (-R).
+iperf3 -s -B 100.64.0.1 >/tmp/iperf3-s.log 2>&1 &
+ipid=$!
+for dir in up down; do
+	flag=
+	[ $dir = down ] && flag=-R
+	n=0
+	while :; do
+		lac iperf3 -c 100.64.0.1 -t "${VMLAB_IPERF_SECONDS:-3}" $flag -J >/tmp/iperf3-$dir.json 2>&1
+		grep -q '"error"' /tmp/iperf3-$dir.json || break
+		n=$((n + 1))
+		[ $n -ge 10 ] && break
+		sleep 0.5
+	done
+	# The summary only: start and end sections, intervals dropped.
+	result "iperf3_$dir=$(tr -d ' \t\n' </tmp/iperf3-$dir.json | sed 's/"intervals":\[.*\],"end"/"end"/')"
+done
+kill $ipid
 
 result "sessions=$(cli show sessions json | tr -d ' \n')"
 result "tunnels=$(cli show tunnels json | tr -d ' \n')"
