@@ -26,6 +26,9 @@
 // to it and a /dev/ppp channel, then the same pppN as PPPoE. What the kernel
 // passes up on the tunnel socket goes back to the LNS (L2TPParams.Input).
 //
-// Not supported: VLAN-tagged subscribers (the kernel pppoe driver binds to
-// a netdev; it would need one VLAN device per tag), L2TP over IPv6.
+// A VLAN-tagged subscriber's PPPoE socket is bound to a VLAN device for its
+// tag stack (eth0.100, or eth0.10 + eth0.10.20 for QinQ), created with the
+// first session on those tags and deleted with the last (vlan_linux.go).
+//
+// Not supported: L2TP over IPv6, TPID 0x9100.
 package kernel

@@ -46,12 +46,31 @@ type session struct {
 var _ dataplane.Session = (*session)(nil)
 
 func newSession(d *Dataplane, p dataplane.PPPoEParams) (*session, error) {
-	fd, chIndex, err := connectPPPoE(p.SessionID, p.Peer, p.Port.Name())
-	if err != nil {
-		return nil, fmt.Errorf("kernel: session %#04x: %w", p.SessionID, err)
+	dev := p.Port.Name()
+	var vlan *vlanDev
+	if len(p.VLANs) > 0 {
+		v, err := d.acquireVLAN(dev, p.VLANs, p.VLANProtos)
+		if err != nil {
+			return nil, fmt.Errorf("kernel: session %#04x: %w", p.SessionID, err)
+		}
+		vlan, dev = v, v.name
 	}
-	log := d.log.With("pppoe_session_id", p.SessionID, "mac", p.Peer.String(), "channel", chIndex)
-	s, err := startSession(d, fd, chIndex, p.Control, log, func() error { return unix.Close(fd) })
+	fd, chIndex, err := connectPPPoE(p.SessionID, p.Peer, dev)
+	if err != nil {
+		if vlan != nil {
+			d.releaseVLAN(vlan)
+		}
+		return nil, fmt.Errorf("kernel: session %#04x on %s: %w", p.SessionID, dev, err)
+	}
+	closeSock := func() error {
+		err := unix.Close(fd)
+		if vlan != nil {
+			err = errors.Join(err, d.releaseVLAN(vlan))
+		}
+		return err
+	}
+	log := d.log.With("pppoe_session_id", p.SessionID, "mac", p.Peer.String(), "channel", chIndex, "dev", dev)
+	s, err := startSession(d, fd, chIndex, p.Control, log, closeSock)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: session %#04x: %w", p.SessionID, err)
 	}
