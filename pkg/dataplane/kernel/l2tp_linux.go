@@ -108,6 +108,16 @@ func (d *Dataplane) acquireTunnel(p dataplane.L2TPParams) (*l2tpGenl, *tunnel, e
 		t.refs++
 		return d.genl, t, nil
 	}
+	for _, o := range d.tunnels {
+		if o.peer == p.Peer {
+			// Both tunnels' sockets would have the same 4-tuple, so UDP
+			// would deliver both to one of them, and Linux 6.1 finds a
+			// v2 session by its ID within the socket's tunnel, ignoring
+			// the header's tunnel ID: sessions would cross.
+			return nil, nil, fmt.Errorf("kernel: L2TP tunnel %d: the LAC at %v already has tunnel %d in the kernel, and the kernel cannot tell two tunnels on one UDP address pair apart: %w",
+				p.TunnelID, p.Peer, o.id, dataplane.ErrUnsupported)
+		}
+	}
 	conn, fd, err := dialTunnelSocket(p.Local, p.Peer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kernel: L2TP tunnel %d: socket to %v: %w", p.TunnelID, p.Peer, err)
