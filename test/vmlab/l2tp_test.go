@@ -146,6 +146,54 @@ func testVML2TP(t *testing.T, dp string) {
 	if got := r.Get("acct_stops"); got != "1" {
 		t.Errorf("accounting stops %q, want 1", got)
 	}
+	// Two bngbox loadgens as LACs, 1 tunnel x 3 sessions each, up at once
+	// (with dataplane kernel: 2 kernel tunnels, 6 kernel sessions), pings
+	// through each, and nothing left after the CDNs.
+	if got := r.Get("lg_active"); got != "6" {
+		t.Errorf("loadgen LAC: %s active sessions, want 6", got)
+	}
+	if got := r.Get("lg_tunnels"); got != "2" {
+		t.Errorf("loadgen LAC: %s established tunnels, want 2", got)
+	}
+	wantKT, wantKS := "0", "0"
+	if dp == "kernel" {
+		wantKT, wantKS = "2", "6"
+	}
+	if got := r.Get("lg_kernel_tunnels"); got != wantKT {
+		t.Errorf("loadgen LAC: %s kernel tunnels, want %s", got, wantKT)
+	}
+	if got := r.Get("lg_kernel_sessions"); got != wantKS {
+		t.Errorf("loadgen LAC: %s kernel sessions, want %s", got, wantKS)
+	}
+	if got := r.Get("lg_ppp_ifaces"); got != "6" {
+		t.Errorf("loadgen LAC: %s ppp interfaces, want 6", got)
+	}
+	for _, g := range []string{"a", "b"} {
+		if rep := r.Get("lg_" + g + "_report"); r.Get("lg_"+g+"_rc") != "0" || !strings.Contains(rep, "sessions_up:_3/3") || !strings.Contains(rep, "ping_9/9") {
+			t.Errorf("loadgen LAC %s: rc %s, report %q; want 3/3 up and 9/9 pings", g, r.Get("lg_"+g+"_rc"), rep)
+		}
+	}
+	// Two tunnels from one LAC UDP address: the kernel cannot tell them
+	// apart, so the kernel dataplane refuses the second tunnel's session,
+	// saying why; the userspace dataplane serves both.
+	wantC, wantRefused := "sessions_up:_2/2", "0"
+	if dp == "kernel" {
+		wantC, wantRefused = "sessions_up:_1/2", "1"
+	}
+	if rep := r.Get("lg_c_report"); !strings.Contains(rep, wantC) {
+		t.Errorf("loadgen LAC with 2 tunnels on one UDP port: report %q, want %s", rep, wantC)
+	}
+	if got := r.Get("lg_c_refused"); got != wantRefused {
+		t.Errorf("sessions refused for a second tunnel from one LAC address: %s logged, want %s", got, wantRefused)
+	}
+	for _, k := range []string{"lg_sessions_after", "lg_kernel_tunnels_after", "lg_kernel_sessions_after"} {
+		if got := r.Get(k); got != "0" {
+			t.Errorf("%s = %q, want 0", k, got)
+		}
+	}
+	if got := r.Get("lg_ppp_ifaces_after"); got != "" {
+		t.Errorf("ppp interfaces left after the loadgen LAC hung up: %s", got)
+	}
 	if r.RC != "0" {
 		t.Errorf("scenario exit code %s", r.RC)
 	}

@@ -11,7 +11,9 @@
 # what `bngbox cli show sessions json`, `show tunnels json` and the kernel
 # (ip l2tp, /sys/class/net) say, then hangs up pppd (LCP Terminate, CDN)
 # and closes the tunnel from xl2tpd (StopCCN), reporting what is left after
-# each.
+# each. Last, two bngbox loadgens as LACs open a tunnel with 3 sessions
+# each (several kernel sessions per kernel tunnel) and hang them up, and
+# one loadgen opens two tunnels from one UDP address.
 . /vmlab/lib.sh
 
 dp=${VMLAB_DATAPLANE:-kernel}
@@ -32,7 +34,12 @@ ip -n lac addr add 100.126.0.2/24 dev vlac
 ip -n lac link set vlac up
 
 mkdir -p /etc/bngbox
-echo "users: [{name: user1, password: secret}]" >/etc/bngbox/users.yaml
+{
+	echo "users:"
+	echo "  - {name: user1, password: secret}"
+	for i in 1 2 3; do echo "  - {name: a$i, password: secret}"; echo "  - {name: b$i, password: secret}"; done
+	for i in 1 2; do echo "  - {name: c$i, password: secret}"; done
+} >/etc/bngbox/users.yaml
 cat >/etc/bngbox/bngbox.yaml <<CFG
 log: {level: debug}
 dataplane: $dp
@@ -210,6 +217,53 @@ result "stopccn_logged=$(grep 'tunnel down' /tmp/bngbox.log | grep -vc 'shutting
 result "acct_stops=$(grep -c '"type":"stop"' /tmp/acct.jsonl)"
 kill -TERM $xpid
 waitgone $xpid 20 || result "xl2tpd_stop=timeout"
+
+# Several sessions per tunnel: two bngbox loadgens as LACs (userspace,
+# each its own UDP port) in the LAC namespace, 1 tunnel x 3 sessions each,
+# CDN per session at the end.
+active() { cli show sessions json | tr -d ' \n' | grep -o '"state":"active"' | wc -l; }
+for g in a b; do
+	lac bngbox loadgen --l2tp 100.126.0.1 --tunnels 1 -n 3 --user "$g%d" --secret s3cret --auth chap \
+		--ping 100.64.0.1 --ping-count 3 --hold 8s --timeout 120s -v >/tmp/loadgen-$g.log 2>&1 &
+	eval "lpid_$g=\$!"
+done
+t=0
+while [ $t -lt 1200 ]; do
+	[ "$(active)" -ge 6 ] && break
+	kill -0 $lpid_a 2>/dev/null || break
+	t=$((t + 1))
+	sleep 0.1
+done
+result "lg_active=$(active)"
+result "lg_tunnels=$(cli show tunnels json | tr -d ' \n' | grep -o '"state":"established"' | wc -l)"
+result "lg_kernel_tunnels=$(ktunnels)"
+result "lg_kernel_sessions=$(ksessions)"
+result "lg_ppp_ifaces=$(ls /sys/class/net | grep -c '^ppp')"
+for g in a b; do
+	eval "wait \$lpid_$g"
+	result "lg_${g}_rc=$?"
+	result "lg_${g}_report=$(grep 'sessions up' /tmp/loadgen-$g.log | tr ' ' _)"
+	grep -q 'sessions up' /tmp/loadgen-$g.log || dumplog /tmp/loadgen-$g.log
+done
+t=0
+while [ $t -lt 300 ]; do
+	cli show sessions json | grep -q '"state"' || break
+	t=$((t + 1))
+	sleep 0.1
+done
+sleep 1
+result "lg_sessions_after=$(cli show sessions json | grep -c '"state"')"
+result "lg_kernel_tunnels_after=$(ktunnels)"
+result "lg_kernel_sessions_after=$(ksessions)"
+result "lg_ppp_ifaces_after=$(ls /sys/class/net | grep '^ppp' | paste -sd, -)"
+
+# Two tunnels from one LAC UDP address (one loadgen, --tunnels 2): the
+# kernel dataplane refuses the second tunnel's session (the kernel cannot
+# tell the tunnels apart), the userspace one serves both.
+lac bngbox loadgen --l2tp 100.126.0.1 --tunnels 2 -n 2 --user "c%d" --secret s3cret --auth chap \
+	--ping 100.64.0.1 --timeout 60s -v >/tmp/loadgen-c.log 2>&1
+result "lg_c_report=$(grep 'sessions up' /tmp/loadgen-c.log | tr ' ' _)"
+result "lg_c_refused=$(grep -c 'cannot tell two tunnels' /tmp/bngbox.log)"
 kill -TERM $bpid
 waitgone $bpid 20 || result "daemon_stop=timeout"
 grep -E 'level=(WARN|ERROR)' /tmp/bngbox.log | sed 's/^/VMLAB-LOG /'
