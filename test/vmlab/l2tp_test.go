@@ -3,10 +3,14 @@
 package vmlab
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestVML2TPKernel: a real LAC (xl2tpd + pppd with the pppol2tp plugin) in a
@@ -223,4 +227,105 @@ func iperf3Received(t *testing.T, r *Result, key string) iperf3Sum {
 		t.Errorf("%s: error %q, %d bytes received", key, out.Error, out.End.SumReceived.Bytes)
 	}
 	return out.End.SumReceived
+}
+
+// TestVML2TPHostUserspace: the LAC (xl2tpd + pppd with pppol2tp, the
+// guest kernel's l2tp_ppp) in the guest against bngbox as LNS on the host
+// with dataplane: userspace, over the tap. The tunnel (with a secret) and
+// the session come up, pings go through, the host's `show sessions json`
+// and `show tunnels json` show them while the guest holds the session,
+// and pppd's hangup (CDN) and xl2tpd's disconnect-lac (StopCCN) leave
+// nothing behind (one Acct-Stop).
+func TestVML2TPHostUserspace(t *testing.T) {
+	const pings, lnsIP = 5, "100.126.0.1"
+	h := newHost(t)
+	h.Exec(h.NS, "ip", "addr", "add", lnsIP+"/24", "dev", h.Tap)
+	os.WriteFile(filepath.Join(h.Dir, "users.yaml"), []byte("users:\n  - {name: user1, password: secret}\n"), 0o600)
+	sock := filepath.Join(h.Dir, "cli.sock")
+	cfg := fmt.Sprintf(`log: {level: debug}
+dataplane: userspace
+pppoe:
+  interfaces:
+    - name: %s
+ppp:
+  lcp-echo-interval: 10s
+  local-ip: %s
+pools:
+  - {name: default, range: 100.64.0.0/24}
+auth: {backend: local, users-file: users.yaml}
+accounting: {file: acct.jsonl, interim-interval: 0s}
+cli: {socket: %s}
+l2tp:
+  enabled: true
+  listen: "%s:1701"
+  hostname: lns-host
+  require-auth: true
+  secrets: [{peer: 100.126.0.2, secret: s3cret}]
+`, h.Tap, bngIP, sock, lnsIP)
+	path := filepath.Join(h.Dir, "bngbox.yaml")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	d := h.Start(h.NS, bin(t), "run", "-c", path)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.WaitOutput(ctx, "bngbox running"); err != nil {
+		t.Fatal(err)
+	}
+	cli := func(args ...string) string {
+		out, err := h.Try(h.NS, append([]string{bin(t), "cli", "--socket", sock}, args...)...)
+		if err != nil {
+			t.Errorf("bngbox cli %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+
+	vm := h.StartVM("l2tp-lac", map[string]string{"lns": lnsIP, "ping": bngIP, "pings": fmt.Sprint(pings), "hold": "5"})
+	vm.WaitLine("VMLAB-UP")
+	var sessions []struct {
+		Type   string `json:"type"`
+		State  string `json:"state"`
+		Ifname string `json:"ifname"`
+		Port   string `json:"port"`
+		Stats  struct {
+			RxPackets uint64 `json:"rx_packets"`
+			TxPackets uint64 `json:"tx_packets"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal([]byte(cli("show", "sessions", "json")), &sessions); err != nil {
+		t.Fatal(err)
+	}
+	if len(sessions) != 1 || sessions[0].Type != "l2tp" || sessions[0].State != "active" || sessions[0].Port != "100.126.0.2" ||
+		sessions[0].Stats.RxPackets < pings || sessions[0].Stats.TxPackets < pings {
+		t.Errorf("host sessions %+v: want one active l2tp session from 100.126.0.2 with ≥ %d packets each way", sessions, pings)
+	}
+	if tun := cli("show", "tunnels", "json"); !strings.Contains(tun, `"established"`) || !strings.Contains(tun, "100.126.0.2:1701") {
+		t.Errorf("host tunnels: %s", tun)
+	}
+	r := vm.Wait()
+	if r.Get("lac_up") != "1" {
+		t.Fatal("the guest's ppp0 did not come up (see the console)")
+	}
+	if got := r.Get("ping_rx"); got != fmt.Sprint(pings) {
+		t.Errorf("pings: %s received, want %d", got, pings)
+	}
+	if a := r.Get("lac_addr"); !strings.HasPrefix(a, "100.64.0.") || !strings.HasSuffix(a, "_"+bngIP+"/32") {
+		t.Errorf("guest ppp0 %q, want a pool address with peer %s", a, bngIP)
+	}
+	if r.Get("hangup") != "ok" {
+		t.Errorf("pppd did not exit after SIGTERM")
+	}
+	// CDN and StopCCN: nothing left on the host.
+	var tun, sess string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		sess, tun = cli("show", "sessions", "json"), cli("show", "tunnels", "json")
+		if !strings.Contains(sess, `"state"`) && !strings.Contains(tun, `"established"`) {
+			break
+		}
+	}
+	if strings.Contains(sess, `"state"`) || strings.Contains(tun, `"established"`) {
+		t.Errorf("after CDN and StopCCN: sessions %s, tunnels %s", sess, tun)
+	}
+	data, _ := os.ReadFile(filepath.Join(h.Dir, "acct.jsonl"))
+	if n := strings.Count(string(data), `"type":"stop"`); n != 1 {
+		t.Errorf("%d accounting stops, want 1:\n%s", n, data)
+	}
 }

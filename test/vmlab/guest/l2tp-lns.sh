@@ -76,42 +76,7 @@ until grep -q 'bngbox running' /tmp/bngbox.log; do
 done
 result "dataplane=$(grep -o 'dataplane=[a-z]*' /tmp/bngbox.log | head -1 | cut -d= -f2)"
 
-mkdir -p /etc/xl2tpd /run/xl2tpd
-cat >/etc/xl2tpd/xl2tpd.conf <<CFG
-[global]
-port = 1701
-access control = no
-[lac lns1]
-lns = 100.126.0.1
-autodial = yes
-redial = no
-length bit = yes
-require authentication = no
-challenge = yes
-pppoptfile = /etc/ppp/options.l2tpd.client
-CFG
-echo '* * s3cret' >/etc/xl2tpd/l2tp-secrets
-chmod 600 /etc/xl2tpd/l2tp-secrets
-cat >/etc/ppp/options.l2tpd.client <<CFG
-noauth
-user user1
-password secret
-refuse-eap
-refuse-mschap
-refuse-mschap-v2
-noipdefault
-nodefaultroute
-mtu 1410
-mru 1410
-noccp
-novj
-nodeflate
-nobsdcomp
-+ipv6
-lcp-echo-interval 0
-debug
-logfile /tmp/pppd-l2tp.log
-CFG
+xl2tpd_config 100.126.0.1
 t0=$(cut -d' ' -f1 /proc/uptime)
 lac xl2tpd -D -c /etc/xl2tpd/xl2tpd.conf -s /etc/xl2tpd/l2tp-secrets -p /run/xl2tpd.pid >/tmp/xl2tpd.log 2>&1 &
 xpid=$!
