@@ -29,6 +29,7 @@ type tunnel struct {
 	conn       *net.UDPConn
 	fd         int // conn's descriptor, valid while conn is open
 	input      func(b []byte, from netip.AddrPort)
+	genl       *l2tpGenl // the client that created it (Close may have closed it)
 	log        *slog.Logger
 	done       chan struct{} // closed when readLoop returns
 
@@ -126,7 +127,7 @@ func (d *Dataplane) acquireTunnel(p dataplane.L2TPParams) (*l2tpGenl, *tunnel, e
 		conn.Close()
 		return nil, nil, err
 	}
-	t := &tunnel{id: p.TunnelID, peerID: p.PeerTunnelID, peer: p.Peer, conn: conn, fd: fd, input: p.Input,
+	t := &tunnel{id: p.TunnelID, peerID: p.PeerTunnelID, peer: p.Peer, conn: conn, fd: fd, input: p.Input, genl: d.genl,
 		log: d.log.With("tid", p.TunnelID, "peer", p.Peer), done: make(chan struct{}), refs: 1}
 	d.tunnels[t.id] = t
 	go t.readLoop()
@@ -147,7 +148,7 @@ func (d *Dataplane) releaseTunnel(t *tunnel) {
 	if d.tunnels[t.id] == t {
 		delete(d.tunnels, t.id)
 	}
-	if err := d.genl.deleteTunnel(t.id); err != nil {
+	if err := t.genl.deleteTunnel(t.id); err != nil {
 		t.log.Warn("kernel L2TP tunnel delete failed", slog.Any("err", err))
 	}
 	d.l2tpMu.Unlock()
@@ -156,7 +157,9 @@ func (d *Dataplane) releaseTunnel(t *tunnel) {
 	t.log.Debug("kernel L2TP tunnel deleted")
 }
 
-// closeL2TP closes the genl client (after every session closed).
+// closeL2TP closes the genl client (after every session closed; a session
+// still closing elsewhere then fails to delete its kernel objects, which
+// go with their sockets anyway).
 func (d *Dataplane) closeL2TP() error {
 	d.l2tpMu.Lock()
 	defer d.l2tpMu.Unlock()
