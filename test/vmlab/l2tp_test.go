@@ -88,15 +88,19 @@ func testVML2TP(t *testing.T, dp string) {
 		t.Errorf("%s: address %q, want 100.64.0.1 peer %s/32", s.Ifname, a, s.IP)
 	}
 
-	// IPv6CP: the link-local pair on pppN, the LAC's ppp0 has the peer end,
-	// and ping6 to our end goes through.
+	// IPv6CP: our link-local address on pppN is the LAC's ppp0 peer, and
+	// ping6 to it goes through. The kernel backend puts the pair
+	// "fe80::L peer fe80::P/64" on pppN; the userspace one fe80::L/128 and
+	// a /128 route to the peer.
 	a6 := r.Get(s.Ifname + ".addr6")
-	local6, peer6, ok := strings.Cut(a6, "_")
-	if !ok || !strings.HasPrefix(local6, "fe80::") || !strings.HasSuffix(peer6, "/64") {
-		t.Errorf("%s: IPv6 address %q, want fe80::L peer fe80::P/64", s.Ifname, a6)
-	} else if lac6 := r.Get("lac_addr6"); lac6 != strings.TrimSuffix(peer6, "/64")+"_"+local6+"/128" {
-		// pppd puts "fe80::P peer fe80::L/128" on its ppp0.
-		t.Errorf("LAC's ppp0 link-local %q, want %s peer %s/128", lac6, strings.TrimSuffix(peer6, "/64"), local6)
+	local6, _, _ := strings.Cut(a6, "/")
+	local6, _, _ = strings.Cut(local6, "_")
+	lacLocal6, lacPeer6, _ := strings.Cut(r.Get("lac_addr6"), "_") // pppd: fe80::P peer fe80::L/128
+	if !strings.HasPrefix(local6, "fe80::") || lacPeer6 != local6+"/128" {
+		t.Errorf("%s: IPv6 %q; LAC's ppp0 %q: want the LAC's peer to be our fe80:: address", s.Ifname, a6, r.Get("lac_addr6"))
+	}
+	if dp == "kernel" && a6 != local6+"_"+lacLocal6+"/64" {
+		t.Errorf("%s: IPv6 %q, want %s peer %s/64", s.Ifname, a6, local6, lacLocal6)
 	}
 	if got := r.Get("ping6_rx"); got != "3" {
 		t.Errorf("ping6 to our link-local through the session: %q received, want 3", got)
