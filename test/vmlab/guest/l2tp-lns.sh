@@ -115,7 +115,8 @@ for d in /sys/class/net/ppp*; do
 	dev=$(basename $d)
 	a6=$(ip -6 -o addr show dev $dev scope link | awk '{print $4 "_" $6}')
 	result "$dev.addr6=$a6"
-	ll=${a6%%_*}
+	ll=${a6%%_*} # kernel: fe80::L_fe80::P/64; userspace: fe80::L/128_link
+	ll=${ll%%/*}
 	[ -n "$ll" ] && result "ping6_rx=$(lac ping6 -c 3 -W 5 -I ppp0 "$ll%ppp0" | grep -o '[0-9]* packets received' | cut -d' ' -f1)"
 done
 
