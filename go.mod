@@ -4,6 +4,8 @@ go 1.26.0
 
 require (
 	github.com/gorilla/websocket v1.5.0
+	github.com/mdlayher/genetlink v1.4.0
+	github.com/mdlayher/netlink v1.9.0
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/urfave/cli/v3 v3.14.0
 	github.com/vishvananda/netlink v1.3.1
@@ -16,4 +18,10 @@ require (
 	layeh.com/radius v0.0.0-20231213012653-1006025d24f8
 )
 
-require github.com/rs/xid v1.4.0 // indirect
+require (
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/mdlayher/socket v0.6.0 // indirect
+	github.com/rs/xid v1.4.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sync v0.20.0 // indirect
+)

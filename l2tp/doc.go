@@ -19,7 +19,9 @@
 //   - LNS and LAC: one UDP socket each, a reader goroutine that
 //     demultiplexes data messages to calls, and one loop goroutine that owns
 //     every tunnel. The session layer implements Handler and drives each
-//     Call (SendPPP, SetIPWriter, Close).
+//     Call (SendPPP, SetIPWriter, Close). A kernel dataplane that gives
+//     each tunnel a socket of its own (Config.ReuseAddr) feeds what the
+//     kernel passes up on it to Input.
 //
 // Not supported: outgoing calls (OCRQ is refused with CDN), L2TPv3, tunnel
 // tie-breaking (we never initiate towards an LNS that initiates towards us;

@@ -61,6 +61,11 @@ type Config struct {
 	// Conn, when set, is used instead of listening on Addr (a *net.UDPConn,
 	// or an in-memory conn in tests). Serve closes it.
 	Conn PacketConn
+	// ReuseAddr sets SO_REUSEADDR on the socket bound to Addr, so that a
+	// kernel dataplane can bind one connected socket per tunnel to the
+	// same address (the kernel's L2TP tunnel needs a socket of its own)
+	// and pass what the kernel does not consume to Input.
+	ReuseAddr bool
 	// HostName is our Host Name AVP ("bngbox" when empty).
 	HostName   string
 	VendorName string
@@ -192,7 +197,7 @@ func newNode(cfg Config, role Role, defAddr string) (*node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("l2tp: listen %s: %w", addr, err)
 		}
-		uc, err := net.ListenUDP("udp", ua)
+		uc, err := listenUDP(ua, cfg.ReuseAddr)
 		if err != nil {
 			return nil, fmt.Errorf("l2tp: listen: %w", err)
 		}
@@ -345,45 +350,65 @@ func (n *node) tick(now time.Time) {
 // control messages go to the loop.
 func (n *node) readLoop() error {
 	buf := make([]byte, 65536)
-	var h Header
 	for {
 		k, from, err := n.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			return fmt.Errorf("l2tp: read: %w", err)
 		}
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		payload, err := h.Decode(buf[:k])
-		if err != nil {
-			n.drops.add(DropMalformed, 1)
-			continue
+		if !n.input(buf[:k], from) {
+			return nil
 		}
-		if h.Control {
-			select {
-			case n.ctl <- ctlPacket{from: from, b: append([]byte(nil), buf[:k]...)}:
-			case <-n.done:
-				return nil
-			}
-			continue
-		}
-		c := n.lookupCall(h.TunnelID, h.SessionID)
-		if c == nil && n.tunnelKnown(h.TunnelID) {
-			// The ICCN that establishes the session may still be queued
-			// here, or still be in the LAC's send queue (a LAC sends its
-			// first LCP frame right after ICCN, whether or not its window
-			// let the ICCN out): the loop holds the frame until then.
-			select {
-			case n.ctl <- ctlPacket{from: from, b: append([]byte(nil), buf[:k]...), data: true}:
-			case <-n.done:
-				return nil
-			}
-			continue
-		}
-		if c == nil || c.closed.Load() {
-			n.drops.add(n.unknownReason(h.TunnelID), 1)
-			continue
-		}
-		n.receiveData(c, &h, payload)
 	}
+}
+
+// Input handles one UDP payload from peer that arrived on another socket
+// than the node's own: a kernel dataplane's per-tunnel socket passes up
+// control messages and data for sessions the kernel does not know. It
+// may be called from any goroutine and does not retain b. Data for a call
+// must not be fed from two goroutines at once (sequencing state is
+// per-reader); a per-tunnel socket takes all of its peer's packets, so
+// in practice the node's reader stops seeing them.
+func (n *node) Input(b []byte, from netip.AddrPort) {
+	n.input(b, from)
+}
+
+// input handles one packet (readLoop, Input); it reports false once the
+// node is done.
+func (n *node) input(b []byte, from netip.AddrPort) bool {
+	var h Header
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	payload, err := h.Decode(b)
+	if err != nil {
+		n.drops.add(DropMalformed, 1)
+		return true
+	}
+	if h.Control {
+		select {
+		case n.ctl <- ctlPacket{from: from, b: append([]byte(nil), b...)}:
+		case <-n.done:
+			return false
+		}
+		return true
+	}
+	c := n.lookupCall(h.TunnelID, h.SessionID)
+	if c == nil && n.tunnelKnown(h.TunnelID) {
+		// The ICCN that establishes the session may still be queued
+		// here, or still be in the LAC's send queue (a LAC sends its
+		// first LCP frame right after ICCN, whether or not its window
+		// let the ICCN out): the loop holds the frame until then.
+		select {
+		case n.ctl <- ctlPacket{from: from, b: append([]byte(nil), b...), data: true}:
+		case <-n.done:
+			return false
+		}
+		return true
+	}
+	if c == nil || c.closed.Load() {
+		n.drops.add(n.unknownReason(h.TunnelID), 1)
+		return true
+	}
+	n.receiveData(c, &h, payload)
+	return true
 }
 
 // unknownReason classifies a data message for no known call.

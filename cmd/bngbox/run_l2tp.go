@@ -57,7 +57,9 @@ func (d *daemon) startL2TP() error {
 			return []byte(s), ok
 		},
 		RequireAuth: c.RequireAuth, HelloInterval: c.Hello(),
-		Handler: r, Logger: d.log.With("component", "l2tp"),
+		// The kernel dataplane binds one socket per tunnel to our address.
+		ReuseAddr: d.dp.Kind() == dataplane.KindKernel,
+		Handler:   r, Logger: d.log.With("component", "l2tp"),
 	})
 	if err != nil {
 		return fmt.Errorf("l2tp.listen: %w", err)
@@ -127,7 +129,10 @@ func (r *lnsRunner) NewCall(c *l2tp.Call) error {
 		Proxy: r.proxy(info.Proxy),
 		DP: func(control func(uint16, []byte)) (dataplane.Session, error) {
 			lc.ctl.Store(&control)
-			return r.d.dp.NewL2TPSession(dataplane.L2TPParams{Call: c, TunnelID: info.TunnelID, SessionID: info.SessionID})
+			return r.d.dp.NewL2TPSession(dataplane.L2TPParams{Call: c, TunnelID: info.TunnelID, SessionID: info.SessionID,
+				PeerTunnelID: info.PeerTunnelID, PeerSessionID: info.PeerSessionID,
+				Local: r.lns.Addr(), Peer: peer, Sequencing: info.SequencingRequired,
+				Control: control, Input: r.lns.Input})
 		},
 		Access: accessFunc(func(msg string, peerGone bool) {
 			r.calls.Delete(c)

@@ -10,6 +10,8 @@ package afpacket_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -126,5 +128,35 @@ func TestIntegrationTagsInBand(t *testing.T) {
 	}
 	if srv.Truncated() != 0 {
 		t.Errorf("truncated = %d", srv.Truncated())
+	}
+}
+
+// TestIntegrationCloseUnblocksRead: Close ends a blocked ReadBatch with an
+// error wrapping net.ErrClosed (readers tell a shutdown from a failure).
+func TestIntegrationCloseUnblocksRead(t *testing.T) {
+	id := nstest.ID()
+	bng := nstest.New(t, id, "bng")
+	cli := nstest.New(t, id, "cli")
+	a, _ := nstest.Veth(t, id, bng, cli)
+	var c *afpacket.Conn
+	var err error
+	bng.Do(t, func() { c, err = afpacket.Listen(a) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.ReadBatch()
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let ReadBatch block (either way it must end)
+	c.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("ReadBatch after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ReadBatch still blocked 5 s after Close")
 	}
 }

@@ -37,6 +37,7 @@ type Conn struct {
 	readFn  func(fd uintptr) bool
 
 	truncated atomic.Uint64
+	closed    atomic.Bool
 }
 
 // An OpError is a failed system call on a Conn.
@@ -161,10 +162,15 @@ func (c *Conn) recvmmsg(fd uintptr) bool {
 // read, each a whole Ethernet frame with its VLAN tags in-band. The frames
 // alias the Conn's buffers and are valid until the next ReadBatch call.
 // Truncated frames are dropped and counted (Truncated). After Close it
-// returns an error wrapping os.ErrClosed.
+// returns an error wrapping net.ErrClosed.
 func (c *Conn) ReadBatch() ([][]byte, error) {
 	for {
 		if err := c.rc.Read(c.readFn); err != nil {
+			if c.closed.Load() {
+				// os.File says "use of closed file" (internal/poll's
+				// ErrFileClosing, which matches no exported error).
+				err = net.ErrClosed
+			}
 			return nil, opErr("read", err)
 		}
 		if c.rerr != nil {
@@ -248,6 +254,9 @@ func (c *Conn) MAC() net.HardwareAddr { return c.ifi.HardwareAddr }
 func (c *Conn) Truncated() uint64 { return c.truncated.Load() }
 
 // Close closes the socket and unblocks ReadBatch.
-func (c *Conn) Close() error { return c.f.Close() }
+func (c *Conn) Close() error {
+	c.closed.Store(true)
+	return c.f.Close()
+}
 
 const sizeofAuxdata = int(unsafe.Sizeof(unix.TpacketAuxdata{}))

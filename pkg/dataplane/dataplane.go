@@ -7,7 +7,8 @@
 // the access side and the session's network interface (pppN or its TUN twin).
 //
 // Implementations: tun (AF_PACKET + one TUN device per session; works
-// anywhere), kernel (AF_PPPOX + /dev/ppp), fake (unit tests).
+// anywhere), kernel (AF_PPPOX + /dev/ppp, l2tp generic netlink), fake (unit
+// tests).
 package dataplane
 
 import (
@@ -35,8 +36,10 @@ type Dataplane interface {
 	// NewL2TPSession attaches a session to an established L2TP call: the
 	// call's IP frames go to the session (held until Up), and frames the
 	// session sends (control or IP) go out on the call. Control frames
-	// from the call do not pass through the dataplane: the LNS delivers
-	// them to its handler (l2tp.Handler.CallData).
+	// from the call do not pass through the userspace dataplane: the LNS
+	// delivers them to its handler (l2tp.Handler.CallData). The kernel
+	// dataplane moves the call's data into the kernel and delivers the
+	// control frames it reads to L2TPParams.Control.
 	NewL2TPSession(p L2TPParams) (Session, error)
 	// Close closes every port and session.
 	Close() error
@@ -83,8 +86,26 @@ type L2TPCall interface {
 // L2TPParams identifies an L2TP session (RFC 2661) terminated here.
 type L2TPParams struct {
 	Call      L2TPCall
-	TunnelID  uint16 // ours, for logs
-	SessionID uint16 // ours, for logs
+	TunnelID  uint16 // ours
+	SessionID uint16 // ours
+
+	// The rest serves backends that hand the session's data to the kernel
+	// (kernel: l2tp_ppp); the userspace backend uses Call only.
+
+	PeerTunnelID, PeerSessionID uint16
+	Local                       netip.AddrPort // the LNS socket's address
+	Peer                        netip.AddrPort // the LAC's address
+	// Sequencing: data messages carry Ns/Nr (Sequencing Required in ICCN).
+	Sequencing bool
+	// Control is called for every non-IP PPP frame the backend receives
+	// itself (kernel: from the PPP channel). It must not block or retain
+	// payload.
+	Control func(proto uint16, payload []byte)
+	// Input takes each UDP payload that arrives on a per-tunnel socket the
+	// backend opened and that the kernel passes up (control messages, data
+	// of sessions it does not know): the LNS's (*l2tp.LNS).Input. It must
+	// not retain b.
+	Input func(b []byte, from netip.AddrPort)
 }
 
 // LinkConfig is what Up needs to make the session's interface forward.

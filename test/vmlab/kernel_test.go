@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +20,36 @@ import (
 // bngbox loadgen on the tap. Sessions come up, a pppN per session carries
 // the pings, `show sessions json` reports the kernel's counters, and the
 // pppN interfaces go when the subscribers hang up.
-func TestVMKernelDataplane(t *testing.T) {
+func TestVMKernelDataplane(t *testing.T) { testVMKernelPPPoE(t, "", nil) }
+
+// TestVMKernelDataplaneVLAN is the same with 802.1Q-tagged subscribers
+// (VLAN 100): the backend makes eth0.100 for the sessions and removes it
+// after the last one.
+func TestVMKernelDataplaneVLAN(t *testing.T) {
+	testVMKernelPPPoE(t, "100", map[string]string{"eth0.100": "vlan_protocol_802.1Q_id_100"})
+}
+
+// TestVMKernelDataplaneQinQ: double-tagged subscribers (outer 10, inner
+// 20): eth0.10 (802.1ad) and eth0.10.20 (802.1Q) on top of it.
+func TestVMKernelDataplaneQinQ(t *testing.T) {
+	testVMKernelPPPoE(t, "10.20", map[string]string{
+		"eth0.10":    "vlan_protocol_802.1ad_id_10",
+		"eth0.10.20": "vlan_protocol_802.1Q_id_20",
+	})
+}
+
+// testVMKernelPPPoE runs the kernel-bng scenario with subscribers on vlan
+// ("" untagged, "100", "10.20"); wantVLANDevs are the VLAN devices (and
+// their `ip -d link` protocol and ID) the guest must show while the
+// sessions are up.
+func testVMKernelPPPoE(t *testing.T, vlan string, wantVLANDevs map[string]string) {
 	const sessions, pings = 2, 5
 	h := newHost(t)
-	vm := h.StartVM("kernel-bng", map[string]string{"sessions": fmt.Sprint(sessions), "pings": fmt.Sprint(pings)})
+	params := map[string]string{"sessions": fmt.Sprint(sessions), "pings": fmt.Sprint(pings)}
+	if vlan != "" {
+		params["vlans"] = vlan
+	}
+	vm := h.StartVM("kernel-bng", params)
 	vm.WaitLine("VMLAB-READY")
 	pcap := filepath.Join(h.Dir, "tap.pcap")
 	ts := h.Start(h.NS, "tshark", "-q", "-i", h.Tap, "-w", pcap)
@@ -40,8 +67,12 @@ func TestVMKernelDataplane(t *testing.T) {
 			t.Logf("tap capture:\n%s", out)
 		}
 	})
-	out, err := h.Try(h.NS, bin(t), "loadgen", "-i", h.Tap, "-n", fmt.Sprint(sessions), "--auth", "any",
-		"--ping", bngIP, "--ping-count", fmt.Sprint(pings), "--hold", "20s", "--timeout", "120s", "-v")
+	args := []string{"loadgen", "-i", h.Tap, "-n", fmt.Sprint(sessions), "--auth", "any",
+		"--ping", bngIP, "--ping-count", fmt.Sprint(pings), "--hold", "20s", "--timeout", "120s", "-v"}
+	if vlan != "" {
+		args = append(args, "--vlan", vlan)
+	}
+	out, err := h.Try(h.NS, append([]string{bin(t)}, args...)...)
 	t.Logf("loadgen:\n%s", out)
 	if err != nil {
 		t.Errorf("loadgen: %v", err)
@@ -89,6 +120,20 @@ func TestVMKernelDataplane(t *testing.T) {
 		if a := r.Get(in.Ifname + ".addr"); a != bngIP+"_"+in.IP+"/32" {
 			t.Errorf("%s: address %q, want %s peer %s/32", in.Ifname, a, bngIP, in.IP)
 		}
+	}
+	var names []string
+	for name, want := range wantVLANDevs {
+		names = append(names, name)
+		if got := r.Get(name + ".vlan"); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	sort.Strings(names)
+	if got := r.Get("vlan_ifaces"); got != strings.Join(names, ",") {
+		t.Errorf("VLAN devices while up: %q, want %q", got, strings.Join(names, ","))
+	}
+	if got := r.Get("vlan_ifaces_after"); got != "" {
+		t.Errorf("VLAN devices left after the hangups: %s", got)
 	}
 	if got := r.Get("ppp_ifaces_after"); got != "" {
 		t.Errorf("ppp interfaces left after hangup: %s", got)

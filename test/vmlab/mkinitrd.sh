@@ -29,7 +29,7 @@ case $out in /*) ;; *) out=$PWD/$out ;; esac
 # Kernel modules the scenarios and the kernel dataplane need; their
 # dependencies come from modules.dep.
 MODULES="virtio_pci virtio_net pppoe ppp_async l2tp_ppp l2tp_ip l2tp_ip6 l2tp_eth
-act_police act_mirred ifb sch_tbf sch_htb sch_ingress cls_u32 veth tun"
+act_police act_mirred ifb sch_tbf sch_htb sch_ingress cls_u32 veth tun 8021q"
 PKGS="busybox-static ppp xl2tpd iproute2 iperf3 libiperf0"
 
 log() { echo "mkinitrd: $*" >&2; }

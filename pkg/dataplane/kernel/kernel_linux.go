@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 
@@ -25,6 +24,13 @@ type Dataplane struct {
 	ports    map[*port]struct{}    // guarded by mu
 	sessions map[*session]struct{} // guarded by mu
 	closed   bool                  // guarded by mu
+
+	l2tpMu  sync.Mutex
+	genl    *l2tpGenl          // guarded by l2tpMu; nil until the first L2TP session
+	tunnels map[uint16]*tunnel // guarded by l2tpMu; by our tunnel ID
+
+	vlanMu sync.Mutex
+	vlans  map[string]*vlanDev // guarded by vlanMu; by device name
 }
 
 var _ dataplane.Dataplane = (*Dataplane)(nil)
@@ -38,7 +44,8 @@ func New(log *slog.Logger) (*Dataplane, error) {
 	if err := dataplane.ProbeKernel(); err != nil {
 		return nil, err
 	}
-	return &Dataplane{log: log, ports: map[*port]struct{}{}, sessions: map[*session]struct{}{}}, nil
+	return &Dataplane{log: log, ports: map[*port]struct{}{}, sessions: map[*session]struct{}{},
+		tunnels: map[uint16]*tunnel{}, vlans: map[string]*vlanDev{}}, nil
 }
 
 // Kind returns dataplane.KindKernel.
@@ -63,19 +70,10 @@ func (d *Dataplane) OpenPort(ifname string, disc dataplane.DiscoveryFunc) (datap
 	return p, nil
 }
 
-// NewL2TPSession is not done yet for the kernel backend (PX_PROTO_OL2TP
-// over the l2tp genl family): L2TP sessions need dataplane: userspace.
-func (d *Dataplane) NewL2TPSession(dataplane.L2TPParams) (dataplane.Session, error) {
-	return nil, fmt.Errorf("kernel: L2TP sessions (PX_PROTO_OL2TP) are not implemented yet; use dataplane: userspace: %w", dataplane.ErrUnsupported)
-}
-
 // NewPPPoESession connects a PPPoE socket to the session and attaches a PPP
-// channel to it; control frames flow from here on. Tagged sessions are not
-// supported.
+// channel to it; control frames flow from here on. A tagged session's
+// socket is bound to a VLAN device for its tags (vlan_linux.go).
 func (d *Dataplane) NewPPPoESession(p dataplane.PPPoEParams) (dataplane.Session, error) {
-	if len(p.VLANs) > 0 {
-		return nil, fmt.Errorf("kernel: VLAN-tagged PPPoE sessions: %w", dataplane.ErrUnsupported)
-	}
 	if p.Port == nil {
 		return nil, errors.New("kernel: PPPoE session without a port")
 	}
@@ -124,6 +122,7 @@ func (d *Dataplane) Close() error {
 	for _, p := range ports {
 		errs = append(errs, p.close())
 	}
+	errs = append(errs, d.closeL2TP())
 	return errors.Join(errs...)
 }
 
@@ -135,8 +134,8 @@ type port struct {
 	log  *slog.Logger
 	done chan struct{} // closed when readLoop returns
 
-	dropsShort, dropsTagged, dropsNoDisc atomic.Uint64
-	closeOnce                            sync.Once
+	dropsShort, dropsOther, dropsNoDisc atomic.Uint64
+	closeOnce                           sync.Once
 }
 
 var _ dataplane.Port = (*port)(nil)
@@ -149,7 +148,7 @@ func (p *port) WriteFrame(f []byte) error { return p.conn.WriteFrame(f) }
 func (p *port) Drops() map[string]uint64 {
 	return map[string]uint64{
 		"short":                p.dropsShort.Load(),
-		"tagged":               p.dropsTagged.Load(),
+		"not_pppoe":            p.dropsOther.Load(),
 		"no_discovery_handler": p.dropsNoDisc.Load(),
 	}
 }
@@ -169,7 +168,7 @@ func (p *port) readLoop() {
 			continue
 		}
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed) { // afpacket wraps os.ErrClosed
+			if !errors.Is(err, net.ErrClosed) { // afpacket's ReadBatch after Close
 				p.log.Error("port read failed", slog.Any("err", err))
 			}
 			return
@@ -181,23 +180,42 @@ func (p *port) readLoop() {
 }
 
 func (p *port) handle(b []byte) {
-	if len(b) < 14 {
+	et, ok := innerEtherType(b)
+	if !ok {
 		p.dropsShort.Add(1)
 		return
 	}
-	switch binary.BigEndian.Uint16(b[12:]) {
+	switch et {
 	case etherTypeDiscovery:
 		if p.disc == nil {
 			p.dropsNoDisc.Add(1)
 			return
 		}
-		p.disc(p, b)
+		p.disc(p, b) // tags in-band, as the discovery layer expects
 	case etherTypeSession:
-		// The kernel's copy of a session frame; the pppoe driver has it.
+		// The kernel's copy of a session frame; the pppoe driver has it
+		// (through a VLAN device when tagged).
 	default:
-		// 802.1Q/802.1ad: the kernel backend serves untagged subscribers only.
-		p.dropsTagged.Add(1)
+		p.dropsOther.Add(1)
 	}
+}
+
+// innerEtherType returns the EtherType after up to two VLAN tags; ok is
+// false for a short frame or more than two tags.
+func innerEtherType(b []byte) (et uint16, ok bool) {
+	off := 12
+	for range 3 {
+		if len(b) < off+2 {
+			return 0, false
+		}
+		switch et := binary.BigEndian.Uint16(b[off:]); et {
+		case 0x8100, 0x88a8, 0x9100:
+			off += 4
+		default:
+			return et, true
+		}
+	}
+	return 0, false
 }
 
 func (p *port) close() error {

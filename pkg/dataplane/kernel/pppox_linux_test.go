@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestMarshalSockaddrPPPoE(t *testing.T) {
@@ -39,5 +41,18 @@ func TestMarshalSockaddrPPPoE(t *testing.T) {
 		if _, err := marshalSockaddrPPPoE(1, bad.mac, bad.dev); err == nil {
 			t.Errorf("%s: no error", bad.name)
 		}
+	}
+}
+
+func TestLinkLocalPair(t *testing.T) {
+	a := linkLocalPair(0x0123456789abcdef, 0x2)
+	if got := a.IPNet.String(); got != "fe80::123:4567:89ab:cdef/64" {
+		t.Errorf("local %s", got)
+	}
+	if got := a.Peer.String(); got != "fe80::2/64" {
+		t.Errorf("peer %s", got)
+	}
+	if a.Flags&unix.IFA_F_NODAD == 0 {
+		t.Errorf("flags %#x: want IFA_F_NODAD", a.Flags)
 	}
 }

@@ -20,17 +20,20 @@ import (
 // maxFrame bounds one PPP frame read from /dev/ppp (protocol + payload).
 const maxFrame = 1500 + 64
 
-// session is one PPPoE session: the PPPoE socket, its PPP channel and, after
-// Up, its PPP unit.
+// session is one PPPoE or L2TP session: the PPPoX socket, its PPP channel
+// and, after Up, its PPP unit.
 type session struct {
 	dp      *Dataplane
 	log     *slog.Logger
 	control func(uint16, []byte)
-	sock    int // PPPoE socket
+	sock    int // PPPoX socket (PX_PROTO_OE or PX_PROTO_OL2TP)
 	ch      int // /dev/ppp attached to the channel
 	chIndex int
-	readers sync.WaitGroup
-	closing atomic.Bool // tells the readers to stop
+	// closeSock closes sock and whatever the session holds besides (L2TP:
+	// the kernel session and its share of the tunnel).
+	closeSock func() error
+	readers   sync.WaitGroup
+	closing   atomic.Bool // tells the readers to stop
 
 	mu     sync.Mutex
 	unit   int                  // guarded by mu; -1 before Up
@@ -43,18 +46,49 @@ type session struct {
 var _ dataplane.Session = (*session)(nil)
 
 func newSession(d *Dataplane, p dataplane.PPPoEParams) (*session, error) {
-	fd, chIndex, err := connectPPPoE(p.SessionID, p.Peer, p.Port.Name())
+	dev := p.Port.Name()
+	var vlan *vlanDev
+	if len(p.VLANs) > 0 {
+		v, err := d.acquireVLAN(dev, p.VLANs, p.VLANProtos)
+		if err != nil {
+			return nil, fmt.Errorf("kernel: session %#04x: %w", p.SessionID, err)
+		}
+		vlan, dev = v, v.name
+	}
+	fd, chIndex, err := connectPPPoE(p.SessionID, p.Peer, dev)
+	if err != nil {
+		if vlan != nil {
+			d.releaseVLAN(vlan)
+		}
+		return nil, fmt.Errorf("kernel: session %#04x on %s: %w", p.SessionID, dev, err)
+	}
+	closeSock := func() error {
+		err := unix.Close(fd)
+		if vlan != nil {
+			err = errors.Join(err, d.releaseVLAN(vlan))
+		}
+		return err
+	}
+	log := d.log.With("pppoe_session_id", p.SessionID, "mac", p.Peer.String(), "channel", chIndex, "dev", dev)
+	s, err := startSession(d, fd, chIndex, p.Control, log, closeSock)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: session %#04x: %w", p.SessionID, err)
 	}
+	return s, nil
+}
+
+// startSession attaches a /dev/ppp channel fd to the connected PPPoX
+// socket sock and starts reading control frames from it. On error it calls
+// closeSock.
+func startSession(d *Dataplane, sock, chIndex int, control func(uint16, []byte), log *slog.Logger, closeSock func() error) (*session, error) {
 	ch, err := attachChannel(chIndex)
 	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("kernel: session %#04x: %w", p.SessionID, err)
+		closeSock()
+		return nil, err
 	}
 	s := &session{
-		dp: d, control: p.Control, sock: fd, ch: ch, chIndex: chIndex, unit: -1,
-		log: d.log.With("pppoe_session_id", p.SessionID, "mac", p.Peer.String(), "channel", chIndex),
+		dp: d, control: control, sock: sock, ch: ch, chIndex: chIndex, unit: -1,
+		log: log, closeSock: closeSock,
 	}
 	s.startReader(ch)
 	return s, nil
@@ -118,7 +152,8 @@ func (s *session) SendControl(proto uint16, payload []byte) error {
 	return nil
 }
 
-// Up creates pppN the first time, then applies MTU, MRU and addresses.
+// Up creates pppN the first time, then applies MTU, MRU and addresses
+// (IPv4 local peer /32; IPv6 link-local pair /64 once IPv6CP is up).
 // The same config again costs nothing.
 func (s *session) Up(cfg dataplane.LinkConfig) error {
 	s.mu.Lock()
@@ -155,6 +190,19 @@ func (s *session) Up(cfg dataplane.LinkConfig) error {
 			}
 		}
 	}
+	if cfg.LocalIfaceID != s.cfg.LocalIfaceID || cfg.PeerIfaceID != s.cfg.PeerIfaceID {
+		if s.cfg.PeerIfaceID != 0 {
+			netlink.AddrDel(s.link, linkLocalPair(s.cfg.LocalIfaceID, s.cfg.PeerIfaceID))
+		}
+		if cfg.PeerIfaceID != 0 {
+			// The kernel makes no link-local address on a PPP device (it
+			// autoconfigures Ethernet-like devices only): the IPv6CP
+			// interface identifiers give both ends (RFC 5072 §5).
+			if err := netlink.AddrAdd(s.link, linkLocalPair(cfg.LocalIfaceID, cfg.PeerIfaceID)); err != nil {
+				return fmt.Errorf("kernel: %s: add IPv6 link-local address: %w", s.ifname, err)
+			}
+		}
+	}
 	if err := netlink.LinkSetUp(s.link); err != nil {
 		return fmt.Errorf("kernel: %s: set up: %w", s.ifname, err)
 	}
@@ -187,6 +235,20 @@ func (s *session) newUnitLocked() error {
 	return nil
 }
 
+// linkLocalPair is "fe80::LOCAL peer fe80::PEER/64", without DAD (the
+// identifiers were negotiated to be distinct).
+func linkLocalPair(local, peer uint64) *netlink.Addr {
+	return &netlink.Addr{IPNet: ll6(local), Peer: ll6(peer), Flags: unix.IFA_F_NODAD}
+}
+
+// ll6 is the /64 link-local network with interface identifier id.
+func ll6(id uint64) *net.IPNet {
+	ip := make(net.IP, 16)
+	ip[0], ip[1] = 0xfe, 0x80
+	binary.BigEndian.PutUint64(ip[8:], id)
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(64, 128)}
+}
+
 func hostNet(ip net.IP) *net.IPNet {
 	bits := 8 * len(ip)
 	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}
@@ -217,7 +279,8 @@ func (s *session) Stats() dataplane.Stats {
 }
 
 // Close removes pppN (closing the unit fd destroys it), detaches the
-// channel and closes the PPPoE socket.
+// channel and closes the PPPoX socket (L2TP: and deletes the kernel session,
+// and the tunnel with its last session).
 func (s *session) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -233,7 +296,7 @@ func (s *session) Close() error {
 	if unit >= 0 {
 		errs = append(errs, unix.Close(unit))
 	}
-	errs = append(errs, unix.Close(s.ch), unix.Close(s.sock))
+	errs = append(errs, unix.Close(s.ch), s.closeSock())
 	s.dp.forget(s)
 	return errors.Join(errs...)
 }

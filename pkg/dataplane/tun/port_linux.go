@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 
 	"github.com/bngbox/bngbox/internal/afpacket"
@@ -76,7 +75,7 @@ func (p *port) readLoop() {
 			continue
 		}
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed) { // afpacket wraps os.ErrClosed
+			if !errors.Is(err, net.ErrClosed) { // afpacket's ReadBatch after Close
 				p.log.Error("port read failed", slog.Any("err", err))
 			}
 			return

@@ -11,7 +11,13 @@
 
 n=${VMLAB_SESSIONS:-2}
 pings=${VMLAB_PINGS:-5}
+vlans=${VMLAB_VLANS:-untagged}
 ip link set eth0 up
+# With VLANs the access NIC must pass tagged frames of VLANs that have no
+# device yet (the VLAN device comes with the first session): qemu's
+# virtio-net filters 802.1Q VIDs the guest did not register unless the
+# NIC is promiscuous.
+[ "$vlans" = untagged ] || ip link set eth0 promisc on
 mkdir -p /etc/bngbox
 {
 	echo "users:"
@@ -27,6 +33,7 @@ dataplane: ${VMLAB_DATAPLANE:-kernel}
 pppoe:
   interfaces:
     - name: eth0
+      vlans: ["$vlans"]
 ppp:
   lcp-echo-interval: 10s
   local-ip: 100.64.0.1
@@ -81,6 +88,12 @@ for d in /sys/class/net/ppp*; do
 	result "$dev.kernel_rx_packets=$(cat $d/statistics/rx_packets)"
 done
 result "routes=$(ip -4 route show | grep ppp | awk '{print $1 "@" $3}' | paste -sd, -)"
+result "vlan_ifaces=$(ls /sys/class/net | grep '^eth0\.' | sort | paste -sd, -)"
+for d in /sys/class/net/eth0.*; do
+	[ -e "$d" ] || continue
+	dev=$(basename $d)
+	result "$dev.vlan=$(ip -d link show dev $dev | grep -o 'vlan protocol [^ ]* id [0-9]*' | tr ' ' _)"
+done
 
 # The subscribers hang up when their hold time ends.
 t=0
@@ -92,6 +105,7 @@ while [ $ok = 1 ] && [ $t -lt ${VMLAB_WAIT:-90} ]; do
 done
 sleep 1
 result "ppp_ifaces_after=$(ls /sys/class/net | grep '^ppp' | paste -sd, -)"
+result "vlan_ifaces_after=$(ls /sys/class/net | grep '^eth0\.' | paste -sd, -)"
 result "acct_stops=$(grep -c '"type":"stop"' /tmp/acct.jsonl)"
 kill -TERM $bpid
 waitgone $bpid 20 || result "daemon_stop=timeout"
