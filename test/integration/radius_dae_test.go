@@ -113,7 +113,7 @@ func exchange(t *testing.T, c *net.UDPConn, b []byte, wait time.Duration) []byte
 // daemon's log, in order.
 func appliedRates(l *Lab) []string {
 	var out []string
-	for _, m := range regexp.MustCompile(`msg="radius: DA request applied".* rates=(\S+)`).FindAllStringSubmatch(l.Daemon.Out.String(), -1) {
+	for _, m := range regexp.MustCompile(`msg="radius: DA request applied".* change="(?:[^"]* )?rates=([^ "]+)`).FindAllStringSubmatch(l.Daemon.Out.String(), -1) {
 		out = append(out, m[1])
 	}
 	return out

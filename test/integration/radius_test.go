@@ -380,23 +380,6 @@ func TestIntegrationRADIUSSessions(t *testing.T) {
 		s := sessionBy(l, "user0001")
 		return s != nil && rates(s) == "2e+06/1e+06"
 	})
-	// CoA: Filter-Id, Idle-Timeout and Acct-Interim-Interval, applied live
-	// in one step; the rates stay.
-	if out := radclient(l, "coa", `User-Name = "user0001", Filter-Id = "gold", Idle-Timeout = 3600, Acct-Interim-Interval = 120`); !strings.Contains(out, "Received CoA-ACK") {
-		t.Errorf("CoA with Filter-Id/Idle-Timeout/Acct-Interim-Interval not acknowledged:\n%s", out)
-	}
-	l.WaitFor("CoA policy on user0001", 5*time.Second, func() bool {
-		s := sessionBy(l, "user0001")
-		return s != nil && s["filter_id"] == "gold" && s["idle_timeout_s"] == 3600.0 && s["interim_interval_s"] == 120.0 && rates(s) == "2e+06/1e+06"
-	})
-	// A CoA with an attribute we cannot apply changes nothing.
-	if out := radclient(l, "coa", `User-Name = "user0001", Filter-Id = "silver", Framed-Pool = "other"`); !strings.Contains(out, "Unsupported-Attribute") {
-		t.Errorf("CoA with Framed-Pool: want a NAK with Unsupported-Attribute:\n%s", out)
-	}
-	if s := sessionBy(l, "user0001"); s == nil || s["filter_id"] != "gold" {
-		t.Errorf("a NAKed CoA changed the session: %v", s)
-	}
-
 	// Disconnect by User-Name.
 	if out := radclient(l, "disconnect", `User-Name = "user0002"`); !strings.Contains(out, "Received Disconnect-ACK") {
 		t.Errorf("Disconnect by User-Name not acknowledged:\n%s", out)
@@ -424,6 +407,24 @@ func TestIntegrationRADIUSSessions(t *testing.T) {
 	l.WaitFor("an Interim-Update for user0001", 25*time.Second, func() bool {
 		return len(records(fr.detail(t), "Interim-Update", "user0001")) > 0
 	})
+	// CoA: Filter-Id, Idle-Timeout and Acct-Interim-Interval, applied live
+	// in one step; the rates stay. (After the first interim: the new
+	// interval, 120 s, moves the next one past the test.)
+	if out := radclient(l, "coa", `User-Name = "user0001", Filter-Id = "gold", Idle-Timeout = 3600, Acct-Interim-Interval = 120`); !strings.Contains(out, "Received CoA-ACK") {
+		t.Errorf("CoA with Filter-Id/Idle-Timeout/Acct-Interim-Interval not acknowledged:\n%s", out)
+	}
+	l.WaitFor("CoA policy on user0001", 5*time.Second, func() bool {
+		s := sessionBy(l, "user0001")
+		return s != nil && s["filter_id"] == "gold" && s["idle_timeout_s"] == 3600.0 && s["interim_interval_s"] == 120.0 && rates(s) == "2e+06/1e+06"
+	})
+	// A CoA with an attribute we cannot apply changes nothing.
+	if out := radclient(l, "coa", `User-Name = "user0001", Filter-Id = "silver", Framed-Pool = "other"`); !strings.Contains(out, "Unsupported-Attribute") {
+		t.Errorf("CoA with Framed-Pool: want a NAK with Unsupported-Attribute:\n%s", out)
+	}
+	if s := sessionBy(l, "user0001"); s == nil || s["filter_id"] != "gold" {
+		t.Errorf("a NAKed CoA changed the session: %v", s)
+	}
+
 	pap.Stop(10 * time.Second)
 	if !strings.Contains(pap.Out.String(), "dropped by AC while held: 1") {
 		t.Errorf("PAP loadgen did not see the PADT:\n%s", pap.Out.String())

@@ -180,6 +180,10 @@ func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
 			s.dp.deleteDev(d)
 			return nil, err
 		}
+		if err := s.dp.addLinkLocal(d, cfg.LocalIfaceID); err != nil {
+			s.dp.deleteDev(d)
+			return nil, err
+		}
 		old = dataplane.LinkConfig{MTU: cfg.MTU}
 	}
 	d.mtu.Store(int32(cfg.MTU))

@@ -434,7 +434,7 @@ func TestIntegrationSession(t *testing.T) {
 		t.Errorf("no route to fe80::2 on %s: %v", s2.Interface(), routes)
 	}
 	// An ICMPv6 echo to our link-local address is answered through the
-	// route to the peer's. The kernel inserts the local route of a new
+	// route to the peer's. The kernel may insert the local route of a new
 	// address from a work item, so the first echo may find it missing (and
 	// draw a Destination Unreachable); a client retries, so do we.
 	bngMAC6 := e.port.MAC()
@@ -456,6 +456,8 @@ func TestIntegrationSession(t *testing.T) {
 				continue
 			}
 			switch f.Payload[40] {
+			case 133: // a BNG is a router: it must not solicit one from its subscriber
+				t.Errorf("router solicitation sent to the subscriber: % x", f.Payload)
 			case 129: // echo reply
 				if f.SessionID != 2 || netip.AddrFrom16([16]byte(f.Payload[24:40])) != netip.MustParseAddr("fe80::2") {
 					t.Errorf("ICMPv6 echo reply: sid %d payload % x", f.SessionID, f.Payload)
@@ -466,6 +468,20 @@ func TestIntegrationSession(t *testing.T) {
 	}
 	if !replied {
 		t.Error("no ICMPv6 echo reply from fe80::1 through the session")
+	}
+	for wait := time.After(2500 * time.Millisecond); ; { // the kernel would solicit after rtr_solicit_delay (1 s)
+		var b []byte
+		select {
+		case b = <-e.peerCh:
+		case <-wait:
+		}
+		if b == nil {
+			break
+		}
+		var f sessionFrame
+		if parseSession(b, &f) == nil && f.Proto == ProtoIPv6 && len(f.Payload) > 40 && f.Payload[6] == 58 && f.Payload[40] == 133 {
+			t.Errorf("router solicitation sent to the subscriber: % x", f.Payload)
+		}
 	}
 	name2 := s2.Interface()
 	// Dataplane.Close (in cleanup) must remove it; check here explicitly.

@@ -152,6 +152,25 @@ func (d *Dataplane) initDev(dev *tunDev, mtu int) error {
 	return err
 }
 
+// addLinkLocal gives a new device, still down, our IPv6 link-local address
+// fe80::<iid> (nothing when iid is 0 or IPv6 is off on the device). Added
+// before the link comes up, the address is never "completed" by the
+// kernel's DAD path, which would make it send Router Solicitations to the
+// subscriber (a host's behaviour, not a BNG's).
+func (d *Dataplane) addLinkLocal(dev *tunDev, iid uint64) error {
+	if iid == 0 {
+		return nil
+	}
+	err := d.nl.addr(true, dev.idx, ll6(iid), ll6(iid), 128)
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EAFNOSUPPORT) {
+		return nil // IPv6 disabled on the device or in the kernel
+	}
+	if err == nil {
+		dev.ll = iid
+	}
+	return err
+}
+
 // Prefill creates devices for the idle pool until it holds
 // Options.IdleDevices, each configured with mtu and up and, when iid is not
 // 0, with our IPv6 link-local address fe80::<iid> (LinkConfig.LocalIfaceID
@@ -178,15 +197,10 @@ func (d *Dataplane) Prefill(mtu int, iid uint64) (int, error) {
 			return made, err
 		}
 		if err = d.initDev(dev, mtu); err == nil {
-			err = d.nl.linkSet(dev.idx, 0, 0, false, linkUp)
+			err = d.addLinkLocal(dev, iid)
 		}
-		if err == nil && iid != 0 {
-			err = d.nl.addr(true, dev.idx, ll6(iid), ll6(iid), 128)
-			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EAFNOSUPPORT) {
-				err = nil // IPv6 disabled on the device or in the kernel
-			} else if err == nil {
-				dev.ll = iid
-			}
+		if err == nil {
+			err = d.nl.linkSet(dev.idx, 0, 0, false, linkUp)
 		}
 		if err != nil {
 			d.deleteDev(dev)
