@@ -326,7 +326,11 @@ func desired(cfg Config, mode Upstream, r rate.Rates, pl placement) (state, erro
 	if s.Root, err = cfg.bucket(r.Down, r.DownBurst); err != nil {
 		return state{}, fmt.Errorf("down: %w", err)
 	}
-	up, err := cfg.bucket(r.Up, r.UpBurst)
+	upCfg := cfg
+	if mode == UpstreamPolice {
+		upCfg.BurstTime = cfg.PoliceBurstTime
+	}
+	up, err := upCfg.bucket(r.Up, r.UpBurst)
 	if err != nil {
 		return state{}, fmt.Errorf("up: %w", err)
 	}

@@ -17,9 +17,9 @@ func shaperConfig(c *config.Config) (shaper.Config, error) {
 	}
 	return shaper.Config{
 		Upstream:  up,
-		BurstTime: c.Shaper.BurstTime,
-		Latency:   c.Shaper.Latency,
-		MTU:       uint32(c.PPP.MRU),
+		BurstTime: c.Shaper.BurstTime, PoliceBurstTime: c.Shaper.PoliceBurstTime,
+		Latency: c.Shaper.Latency,
+		MTU:     uint32(c.PPP.MRU),
 	}, nil
 }
 

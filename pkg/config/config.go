@@ -160,7 +160,9 @@ type Shaper struct {
 	Default   string        `yaml:"default"`  // down/up, e.g. 100M/20M; empty = unlimited
 	Mandatory bool          `yaml:"mandatory"`
 	BurstTime time.Duration `yaml:"burst-time"` // burst = max(rate*burst-time, 2*MTU)
-	Latency   time.Duration `yaml:"latency"`    // queue: limit = rate*latency + burst
+	// PoliceBurstTime is burst-time for the upload policer (police mode).
+	PoliceBurstTime time.Duration `yaml:"police-burst-time"`
+	Latency         time.Duration `yaml:"latency"` // queue: limit = rate*latency + burst
 	// SetupDefer bounds how long a session's first shaping waits while
 	// other sessions keep coming up (0 = apply at once).
 	SetupDefer time.Duration `yaml:"setup-defer"`
@@ -213,7 +215,7 @@ func Default() *Config {
 		},
 		Auth:       Auth{Backend: "local"},
 		Accounting: Accounting{InterimInterval: 5 * time.Minute},
-		Shaper:     Shaper{Upstream: "auto", BurstTime: 10 * time.Millisecond, Latency: 50 * time.Millisecond, SetupDefer: 5 * time.Second},
+		Shaper:     Shaper{Upstream: "auto", BurstTime: 10 * time.Millisecond, PoliceBurstTime: 200 * time.Millisecond, Latency: 50 * time.Millisecond, SetupDefer: 5 * time.Second},
 		CLI:        CLI{Socket: "/run/bngbox/cli.sock", SSHHostKey: "/var/lib/bngbox/ssh_host_ed25519_key", SSHAuthorizedKeys: "/etc/bngbox/authorized_keys"},
 		Telemetry:  defaultTelemetry(),
 		RADIUS:     defaultRADIUS(),

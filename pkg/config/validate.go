@@ -126,6 +126,9 @@ func (c *Config) Validate() error {
 			p.add("shaper.default", "%v", err)
 		}
 	}
+	if c.Shaper.PoliceBurstTime < time.Millisecond || c.Shaper.PoliceBurstTime > 2*time.Second {
+		p.add("shaper.police-burst-time", "%v: want 1ms to 2s", c.Shaper.PoliceBurstTime)
+	}
 	if c.Shaper.BurstTime < time.Millisecond || c.Shaper.BurstTime > time.Second {
 		p.add("shaper.burst-time", "%v: want 1ms to 1s", c.Shaper.BurstTime)
 	}

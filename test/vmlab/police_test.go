@@ -25,19 +25,14 @@ const (
 	iperfRuns    = 2
 )
 
-// policeBurstTime is the scenario's shaper burst-time: police has no
-// queue, so its bucket must absorb the bursts of a TCP sender. With the
-// default 10 ms (6250 B at 5 Mbit/s) a single TCP flow in the guest gets
-// about half the rate (cwnd stuck at two segments, a SACK recovery every
-// ~10 ms, ~6 RTOs per run); with 200 ms (125000 B) within 6 %. See
-// docs/shaper.md. VMLAB_POLICE_BURST_TIME overrides it (10ms reproduces
-// the shortfall).
-func policeBurstTime() string {
-	if v := os.Getenv("VMLAB_POLICE_BURST_TIME"); v != "" {
-		return v
-	}
-	return "200ms"
-}
+// policeBurstTime is the scenario's shaper burst-time override, "" for the
+// defaults (burst-time 10ms for the tbf, police-burst-time 200ms): police
+// has no queue, so its bucket must absorb the bursts of a TCP sender. With
+// a 10 ms police bucket (6250 B at 5 Mbit/s) a single TCP flow in the guest
+// got about half the rate (cwnd stuck at two segments, a SACK recovery
+// every ~10 ms, ~6 RTOs per run); with 200 ms (125000 B) within 6 %. See
+// docs/shaper.md. VMLAB_POLICE_BURST_TIME sets burst-time for both.
+func policeBurstTime() string { return os.Getenv("VMLAB_POLICE_BURST_TIME") }
 
 // TestVMKernelPPPdPolice: bngbox in the guest with the kernel dataplane and
 // shaper {enabled: true, upstream: police}; the real pppd with its PPPoE
@@ -49,8 +44,10 @@ func policeBurstTime() string {
 // bngbox.
 func TestVMKernelPPPdPolice(t *testing.T) {
 	h := newHost(t)
-	params := map[string]string{"iperf_runs": fmt.Sprint(iperfRuns), "iperf_seconds": "4", "udp_rate": "8M",
-		"burst_time": policeBurstTime()}
+	params := map[string]string{"iperf_runs": fmt.Sprint(iperfRuns), "iperf_seconds": "4", "udp_rate": "8M"}
+	if bt := policeBurstTime(); bt != "" {
+		params["burst_time"] = bt
+	}
 	r := h.Boot("kernel-pppd", params)
 
 	if got := r.Get("dataplane"); got != "kernel" {

@@ -7,7 +7,8 @@
 #
 # The user has rates 10M/5M in the local users file: tbf 10 Mbit/s on
 # pppN's egress (downstream), ingress police 5 Mbit/s (upstream), buckets
-# of VMLAB_BURST_TIME (shaper burst-time) worth of rate. The guest
+# of the shaper's defaults (10 ms tbf, 200 ms police) or VMLAB_BURST_TIME
+# for both. The guest
 # pings through the session, runs iperf3 -t VMLAB_IPERF_SECONDS -O 1 in
 # each direction VMLAB_IPERF_RUNS times and UDP upstream at VMLAB_UDP_RATE
 # once (the host judges the rates), reports tc's view of pppN, then hangs pppd up and reports what is left; a second
@@ -49,7 +50,7 @@ pools:
 auth: {backend: local, users-file: users.yaml}
 accounting: {file: /tmp/acct.jsonl, interim-interval: 0s}
 cli: {socket: /run/bngbox.sock}
-shaper: {enabled: true, upstream: police${VMLAB_BURST_TIME:+, burst-time: $VMLAB_BURST_TIME}}
+shaper: {enabled: true, upstream: police${VMLAB_BURST_TIME:+, burst-time: $VMLAB_BURST_TIME, police-burst-time: $VMLAB_BURST_TIME}}
 CFG
 startbng() {
 	bngbox run -c /etc/bngbox/bngbox.yaml >>/tmp/bngbox.log 2>&1 &
