@@ -433,6 +433,10 @@ func TestIntegrationSession(t *testing.T) {
 	if !peerRoute {
 		t.Errorf("no route to fe80::2 on %s: %v", s2.Interface(), routes)
 	}
+	// A BNG does not solicit routers from its subscribers.
+	if v := strings.TrimSpace(e.bng.Exec(t, "cat", "/proc/sys/net/ipv6/conf/"+s2.Interface()+"/router_solicitations")); v != "0" {
+		t.Errorf("router_solicitations on %s = %q, want 0", s2.Interface(), v)
+	}
 	// An ICMPv6 echo to our link-local address is answered through the
 	// route to the peer's. The kernel may insert the local route of a new
 	// address from a work item, so the first echo may find it missing (and

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -149,7 +150,26 @@ func (d *Dataplane) initDev(dev *tunDev, mtu int) error {
 	if errors.Is(err, unix.EAFNOSUPPORT) { // no IPv6 in this kernel
 		err = d.nl.linkSet(dev.idx, mtu, d.opts.Group, false, linkKeep)
 	}
+	if err == nil {
+		err = noRouterSolicitations(dev.name)
+	}
 	return err
+}
+
+// noRouterSolicitations sets the device's IPv6 router_solicitations to 0: where the
+// namespace does not forward IPv6, the kernel treats a device with a
+// link-local address as a host's and sends Router Solicitations (and
+// retransmits them for as long as the session lives) to the subscriber. A
+// BNG is the router. Without IPv6 (no conf directory) there is nothing to do.
+func noRouterSolicitations(ifname string) error {
+	dir := "/proc/sys/net/ipv6/conf/" + ifname
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := os.WriteFile(dir+"/router_solicitations", []byte("0\n"), 0); err != nil {
+		return fmt.Errorf("tun: %s: %w", ifname, err)
+	}
+	return nil
 }
 
 // addLinkLocal gives a new device, still down, our IPv6 link-local address
