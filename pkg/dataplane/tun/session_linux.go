@@ -49,7 +49,6 @@ type tunDev struct {
 	name string
 	unit int
 	idx  int
-	up   bool   // IFF_UP set; parked devices stay up
 	ll   uint64 // interface identifier of our link-local address on it, 0: none
 	mtu  atomic.Int32
 	poll *poller
@@ -169,33 +168,16 @@ func validate(cfg dataplane.LinkConfig) error {
 // create takes an idle device or makes a new one, configures it, brings it
 // up and starts its reader.
 func (s *session) create(cfg dataplane.LinkConfig) (*tunDev, error) {
-	nl := s.dp.nl
 	d, old := s.dp.takeIdle()
 	if d == nil {
 		var err error
-		if d, err = s.dp.newTUN(); err != nil {
-			return nil, err
-		}
-		if err := s.dp.initDev(d, cfg.MTU); err != nil {
-			s.dp.deleteDev(d)
-			return nil, err
-		}
-		if err := s.dp.addLinkLocal(d, cfg.LocalIfaceID); err != nil {
-			s.dp.deleteDev(d)
+		if d, err = s.dp.newUpDev(cfg.MTU, cfg.LocalIfaceID); err != nil {
 			return nil, err
 		}
 		old = dataplane.LinkConfig{MTU: cfg.MTU}
 	}
 	d.mtu.Store(int32(cfg.MTU))
-	var err error
-	if !d.up { // up first: the kernel refuses IPv6 routes via a down device
-		err = nl.linkSet(d.idx, 0, 0, false, linkUp)
-		d.up = err == nil
-	}
-	if err == nil {
-		err = s.apply(d, old, cfg)
-	}
-	if err != nil {
+	if err := s.apply(d, old, cfg); err != nil {
 		s.dp.deleteDev(d)
 		return nil, err
 	}

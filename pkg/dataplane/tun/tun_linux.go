@@ -172,6 +172,29 @@ func noRouterSolicitations(ifname string) error {
 	return nil
 }
 
+// newUpDev creates a device, configures it (MTU, group, no address
+// generation, no router solicitations, our link-local fe80::<iid> unless
+// iid is 0) and brings it up. Every device is up from here to its deletion:
+// the kernel refuses IPv6 routes via a down device, and parked devices stay
+// up.
+func (d *Dataplane) newUpDev(mtu int, iid uint64) (*tunDev, error) {
+	dev, err := d.newTUN()
+	if err != nil {
+		return nil, err
+	}
+	if err = d.initDev(dev, mtu); err == nil {
+		err = d.addLinkLocal(dev, iid)
+	}
+	if err == nil {
+		err = d.nl.linkSet(dev.idx, 0, 0, false, linkUp)
+	}
+	if err != nil {
+		d.deleteDev(dev)
+		return nil, err
+	}
+	return dev, nil
+}
+
 // addLinkLocal gives a new device, still down, our IPv6 link-local address
 // fe80::<iid> (nothing when iid is 0 or IPv6 is off on the device). Added
 // before the link comes up, the address is never "completed" by the
@@ -212,21 +235,10 @@ func (d *Dataplane) Prefill(mtu int, iid uint64) (int, error) {
 		if full {
 			return made, nil
 		}
-		dev, err := d.newTUN()
+		dev, err := d.newUpDev(mtu, iid)
 		if err != nil {
 			return made, err
 		}
-		if err = d.initDev(dev, mtu); err == nil {
-			err = d.addLinkLocal(dev, iid)
-		}
-		if err == nil {
-			err = d.nl.linkSet(dev.idx, 0, 0, false, linkUp)
-		}
-		if err != nil {
-			d.deleteDev(dev)
-			return made, err
-		}
-		dev.up = true
 		if !d.park(dev, dataplane.LinkConfig{MTU: mtu}) {
 			d.deleteDev(dev)
 			return made, nil
