@@ -124,6 +124,8 @@ func (t *Telemetry) writeMetrics(w *bufio.Writer) {
 		float64(atomic.LoadInt64(&info.MessagesSent)))
 	p.one("bngbox_mqtt_messages_dropped_total", "counter", "Messages the broker dropped (slow clients).",
 		float64(atomic.LoadInt64(&info.MessagesDropped)))
+	p.one("bngbox_mqtt_inflight_dropped_total", "counter", "QoS 1 messages dropped: the client had 65535 unacknowledged.",
+		float64(atomic.LoadInt64(&info.InflightDropped)))
 	p.one("bngbox_telemetry_published_total", "counter", "Telemetry messages published.", float64(t.published.Load()))
 	p.one("bngbox_telemetry_queue_length", "gauge", "Session events waiting to be published.", float64(len(t.queue)))
 	p.one("bngbox_telemetry_queue_overflow_total", "counter", "Session events dropped because the queue was full.",

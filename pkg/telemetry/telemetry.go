@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -111,6 +112,12 @@ func New(cfg Config, auth aaa.Authenticator, log *slog.Logger) (*Telemetry, erro
 	// mochi's default forcibly deletes retained messages after 24 h: the
 	// offline state of a line that has been down for days must stay.
 	caps.MaximumMessageExpiryInterval = 0
+	// An operator or bridge reading everything at QoS 1 is up to 4
+	// messages per session behind after a burst (10,000 lines dropping at
+	// once: 20,000 stop events and offline states). mochi's default of
+	// 8,192 unacknowledged messages per client dropped the rest; a QoS 1
+	// packet identifier allows 65,535. The map grows only as needed.
+	caps.MaximumInflight = math.MaxUint16
 	// Forget abandoned persistent sessions (clean=false) after a day.
 	caps.MaximumSessionExpiryInterval = maxSessionExpiry
 	t.srv = mqtt.New(&mqtt.Options{InlineClient: true, Capabilities: caps, Logger: log.With("subsys", "mqtt")})
