@@ -21,7 +21,11 @@
 # --timeout, per-session setup, 60s), BENCH_AUTH (pap), BENCH_PPROF
 # (host:port for bngbox's pprof listener, empty = off), BENCH_IPV6 (1; 0 =
 # IPv4-only: ppp.ipv6 false and IPv6 disabled on new devices in the bngbox
-# namespace, see docs/benchmarks.md), BENCH_KEEP=1 keeps the work directory.
+# namespace, see docs/benchmarks.md), BENCH_TELEMETRY (0; 1 = the embedded
+# MQTT broker on, an operator's mosquitto_sub reading every topic, and the
+# published start/usage/stop messages counted per wave), BENCH_INTERIM
+# (accounting.interim-interval: 0s, or 60s with BENCH_TELEMETRY=1),
+# BENCH_KEEP=1 keeps the work directory.
 set -euo pipefail
 
 BIN=${BNGBOX_BIN:-$(dirname "$0")/../bin/bngbox}
@@ -36,15 +40,20 @@ RATE=${BENCH_RATE:-0}
 AUTH=${BENCH_AUTH:-pap}
 IPV6=${BENCH_IPV6:-1}
 PREFILL=${BENCH_PREFILL:-0}
+TELEMETRY=${BENCH_TELEMETRY:-0}
+INTERIM=${BENCH_INTERIM:-$([ "$TELEMETRY" = 1 ] && echo 60s || echo 0s)}
 P=bbbench-$$
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces, TUN devices)"; exit 1; }
 [ -x "$BIN" ] || { echo "bench: $BIN not built (run make build)"; exit 1; }
+[ "$TELEMETRY" = 0 ] || command -v mosquitto_sub >/dev/null || { echo "bench: BENCH_TELEMETRY=1 needs mosquitto_sub (apt-get install mosquitto-clients)"; exit 1; }
 
 dir=$(mktemp -d /tmp/bbbench.XXXXXX)
 daemon=""
 lg=""
+msub=""
 cleanup() {
 	set +e
+	[ -n "$msub" ] && kill "$msub" 2>/dev/null
 	# $lg is /usr/bin/time (ip netns exec execs it); the loadgen is its child.
 	[ -n "$lg" ] && kill $(pgrep -P "$lg") "$lg" 2>/dev/null
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
@@ -68,7 +77,7 @@ sessions() { cli show stat json 2>/dev/null | tr -d ' \n' | sed -n 's/.*"startin
 say "machine"
 echo "  $(nproc) CPU, $(uname -r), $(go version 2>/dev/null | cut -d' ' -f3-), $(. /etc/os-release && echo "$PRETTY_NAME")"
 echo "  load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "  sessions $N, hold $HOLD, lcp-echo-interval $ECHO, unit-cache $CACHE, prefill $PREFILL, auth $AUTH, ipv6 $IPV6"
+echo "  sessions $N, hold $HOLD, lcp-echo-interval $ECHO, unit-cache $CACHE, prefill $PREFILL, auth $AUTH, ipv6 $IPV6, telemetry $TELEMETRY, interim $INTERIM"
 
 for ns in sub bng; do ip netns add "$P-$ns"; ip -n "$P-$ns" link set lo up; done
 ip link add "${P}a" type veth peer name "${P}b"
@@ -95,9 +104,18 @@ ppp:
   ipv6: $([ "$IPV6" = 1 ] && echo true || echo false)
 pools: [{name: default, range: 100.64.0.0/16}]
 auth: {backend: local, users-file: users.yaml}
-accounting: {file: acct.jsonl, interim-interval: 0s}
+accounting: {file: acct.jsonl, interim-interval: $INTERIM}
 cli: {socket: $dir/cli.sock}
 YAML
+if [ "$TELEMETRY" = 1 ]; then
+	cat >> "$dir/bngbox.yaml" <<YAML
+telemetry:
+  enabled: true
+  listen: 127.0.0.1:1883
+  operators: [{user: noc, password: bench}]
+  store: $dir/telemetry.db
+YAML
+fi
 "$BIN" config check -c "$dir/bngbox.yaml" >/dev/null
 
 env ${BENCH_PPROF:+BNGBOX_PPROF_LISTEN=$BENCH_PPROF} ip netns exec "$P-bng" "$BIN" run -c "$dir/bngbox.yaml" 2> "$dir/bngbox.log" &
@@ -106,11 +124,17 @@ for _ in $(seq 100); do [ -S "$dir/cli.sock" ] && cli show stat >/dev/null 2>&1 
 cli show stat >/dev/null || { cat "$dir/bngbox.log"; exit 1; }
 if [ "$PREFILL" = 1 ] && [ "$CACHE" -gt 0 ]; then
 	t0=$SECONDS
-	while [ "$(ip -n "$P-bng" -o link show group 25186 | wc -l)" -lt "$CACHE" ]; do
+	while [ "$(ip -n "$P-bng" -o link show group 25186 2>/dev/null | wc -l)" -lt "$CACHE" ]; do
 		kill -0 "$daemon" || { cat "$dir/bngbox.log"; exit 1; }
 		sleep 0.2
 	done
 	echo "  unit cache prefilled: $CACHE devices in $((SECONDS - t0)) s"
+fi
+if [ "$TELEMETRY" = 1 ]; then
+	# The operator reads everything; each wave's messages are counted from
+	# its share of this file.
+	ip netns exec "$P-bng" mosquitto_sub -h 127.0.0.1 -u noc -P bench -i bench-noc -q 1 -t 'bngbox/#' -v > "$dir/mqtt.out" 2> "$dir/mqtt.err" &
+	msub=$!
 fi
 sleep 1
 rss0=$(rss_kib "$daemon")
@@ -122,8 +146,9 @@ fail=0
 
 # wave NAME: one loadgen run; prints its report and the daemon's numbers.
 wave() {
-	local name=$1 cpu0 us0 up peak rss lgcpu
+	local name=$1 cpu0 us0 up peak rss lgcpu mqtt0=0
 	say "$name wave: $N sessions, held $HOLD"
+	if [ "$TELEMETRY" = 1 ]; then mqtt0=$(wc -l < "$dir/mqtt.out"); fi
 	cpu0=$(cpu_s "$daemon"); us0=$(cpu_us "$daemon")
 	ip netns exec "$P-sub" /usr/bin/time -f '%U %S' -o "$dir/lg.time" "$BIN" loadgen "${lgflags[@]}" > "$dir/lg.out" 2>&1 &
 	lg=$!
@@ -157,6 +182,18 @@ wave() {
 	for _ in $(seq 3000); do [ "$(sessions)" = 0 ] && break; sleep 0.2; done
 	echo "  teardown: $((SECONDS - t0)) s until no session is left"
 	sleep 2
+	if [ "$TELEMETRY" = 1 ]; then mqtt_count "$mqtt0"; fi
+}
+
+# mqtt_count FROM: what the operator received since line FROM of its output.
+mqtt_count() {
+	local starts usage stops
+	tail -n +"$(($1 + 1))" "$dir/mqtt.out" > "$dir/mqtt.wave"
+	starts=$(grep -c '/event {"event":"start"' "$dir/mqtt.wave" || true)
+	stops=$(grep -c '/event {"event":"stop"' "$dir/mqtt.wave" || true)
+	usage=$(grep -c '/usage {' "$dir/mqtt.wave" || true)
+	echo "  MQTT (operator): $(wc -l < "$dir/mqtt.wave") messages: start events $starts, usage $usage, stop events $stops; mosquitto_sub CPU so far $(cpu_s "$msub") s"
+	[ "$starts" = "$N" ] && [ "$stops" = "$N" ] || { echo "  FAIL: want $N start and $N stop events"; fail=1; }
 }
 
 if [ "$PREFILL" = 1 ] && [ "$CACHE" -gt 0 ]; then wave prefilled; else wave cold; fi
@@ -171,6 +208,6 @@ daemon=""
 echo "  SIGTERM to exit: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s ($CACHE parked devices)"
 
 say "reproduce"
-echo "  BENCH_SESSIONS=$N BENCH_HOLD=$HOLD BENCH_ECHO=$ECHO BENCH_UNIT_CACHE=$CACHE${CONC:+ BENCH_CONCURRENCY=$CONC} BENCH_RATE=$RATE BENCH_TIMEOUT=$TIMEOUT BENCH_IPV6=$IPV6 BENCH_PREFILL=$PREFILL make bench-system"
+echo "  BENCH_SESSIONS=$N BENCH_HOLD=$HOLD BENCH_ECHO=$ECHO BENCH_UNIT_CACHE=$CACHE${CONC:+ BENCH_CONCURRENCY=$CONC} BENCH_RATE=$RATE BENCH_TIMEOUT=$TIMEOUT BENCH_IPV6=$IPV6 BENCH_PREFILL=$PREFILL BENCH_TELEMETRY=$TELEMETRY BENCH_INTERIM=$INTERIM make bench-system"
 [ "$fail" = 0 ] || { echo "bench: FAILED"; tail -20 "$dir/bngbox.log"; exit 1; }
 echo "bench: ok"
