@@ -78,10 +78,14 @@ func New(cfg Config) (*Client, error) {
 		c.spool.onHigh = func(bytes, max int64) {
 			c.log.Error("radius: ACCOUNTING SPOOL ABOVE 80% FULL: accounting servers are not keeping up", "spool_bytes", bytes, "spool_max_bytes", max)
 		}
-		items, err := c.spool.load()
+		items, bad, err := c.spool.load()
 		if err != nil {
 			c.spool.close()
 			return nil, err
+		}
+		if bad > 0 {
+			c.log.Error("radius: accounting spool: records that do not decode were moved aside, not sent",
+				"records", bad, "spool", cfg.SpoolPath, "bucket", string(spoolQuarantine))
 		}
 		if len(items) > 0 {
 			c.log.Info("radius: resuming spooled accounting records", "records", len(items))

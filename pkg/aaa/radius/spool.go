@@ -1,6 +1,7 @@
 package radius
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,8 +18,9 @@ import (
 var ErrSpoolFull = errors.New("radius: accounting spool full")
 
 var (
-	spoolBucket  = []byte("acct")
-	errBadRecord = errors.New("radius: bad spool record")
+	spoolBucket     = []byte("acct")
+	spoolQuarantine = []byte("acct-undecodable") // records load could not decode
+	errBadRecord    = errors.New("radius: bad spool record")
 )
 
 // An acctItem is one spooled accounting record.
@@ -109,21 +111,43 @@ func openSpool(path string, max int64) (*spool, error) {
 	return s, nil
 }
 
-// load returns every stored record in append order.
-func (s *spool) load() ([]*acctItem, error) {
-	var out []*acctItem
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(spoolBucket).ForEach(func(k, v []byte) error {
-			it, err := unmarshalItem(k, v)
-			if err != nil {
-				return fmt.Errorf("%w at key %x", err, k)
+// load returns every stored record in append order. A record that does
+// not decode (a damaged disk, a newer bngbox's format) must not keep the
+// daemon from starting, nor be lost: it moves, bytes intact, to the
+// quarantine bucket (never sent; kept for inspection), and load reports
+// how many moved.
+func (s *spool) load() (out []*acctItem, bad int, err error) {
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(spoolBucket)
+		var badKeys [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			if it, err := unmarshalItem(k, v); err == nil {
+				out = append(out, it)
+			} else {
+				badKeys = append(badKeys, bytes.Clone(k))
 			}
-			out = append(out, it)
 			return nil
 		})
+		if err != nil || len(badKeys) == 0 {
+			return err
+		}
+		q, err := tx.CreateBucketIfNotExists(spoolQuarantine)
+		if err != nil {
+			return err
+		}
+		for _, k := range badKeys {
+			if err := q.Put(k, bytes.Clone(b.Get(k))); err != nil {
+				return err
+			}
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		bad = len(badKeys)
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("radius: load spool: %w", err)
+		return nil, 0, fmt.Errorf("radius: load spool: %w", err)
 	}
 	s.mu.Lock()
 	for _, it := range out {
@@ -131,7 +155,7 @@ func (s *spool) load() ([]*acctItem, error) {
 		s.records++
 	}
 	s.mu.Unlock()
-	return out, nil
+	return out, bad, nil
 }
 
 // append stores it durably and sets it.key.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/bngbox/bngbox/pkg/aaa"
 )
 
@@ -36,7 +38,7 @@ func TestSpoolRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.close()
-	got, err := s.load()
+	got, _, err := s.load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +91,69 @@ func TestSpoolCorruptRecord(t *testing.T) {
 		if _, err := unmarshalItem(make([]byte, 8), v); !errors.Is(err, errBadRecord) {
 			t.Errorf("% x: %v", v, err)
 		}
+	}
+}
+
+// TestSpoolLoadQuarantine: a record that does not decode (a bad disk, a
+// newer bngbox's format) does not stop start-up: the good records load in
+// order, the bad one moves, bytes intact, to the quarantine bucket, and the
+// next start finds nothing to report.
+func TestSpoolLoadQuarantine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	s, err := openSpool(path, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &acctItem{sid: "A", typ: aaa.AcctStart, created: time.Unix(100, 0), attrs: []byte{1, 3, 'x'}}
+	b := &acctItem{sid: "A", typ: aaa.AcctStop, created: time.Unix(101, 0)}
+	if err := s.append(a); err != nil {
+		t.Fatal(err)
+	}
+	bad := []byte{9, 1, 2, 3}
+	if err := s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(spoolBucket).Put([]byte{0, 0, 0, 0, 0, 0, 0, 2}, bad)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.seq = 2
+	if err := s.append(b); err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+
+	s, err = openSpool(path, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, nbad, err := s.load()
+	if err != nil {
+		t.Fatalf("load with a corrupt record: %v", err)
+	}
+	if nbad != 1 || len(got) != 2 || got[0].key != 1 || got[1].key != 3 {
+		t.Fatalf("load: %d bad, %d records %v; want 1 bad and records 1, 3", nbad, len(got), got)
+	}
+	if st := s.stats(); st.records != 2 {
+		t.Errorf("stats %+v, want 2 records", st)
+	}
+	var kept []byte
+	s.db.View(func(tx *bbolt.Tx) error {
+		if q := tx.Bucket(spoolQuarantine); q != nil {
+			kept = bytes.Clone(q.Get([]byte{0, 0, 0, 0, 0, 0, 0, 2}))
+		}
+		return nil
+	})
+	if !bytes.Equal(kept, bad) {
+		t.Errorf("quarantined record % x, want % x", kept, bad)
+	}
+	s.close()
+
+	s, err = openSpool(path, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if got, nbad, err := s.load(); err != nil || nbad != 0 || len(got) != 2 {
+		t.Errorf("second load: %d records, %d bad, %v; want 2, 0", len(got), nbad, err)
 	}
 }
 
