@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bngbox/bngbox/pkg/mgmt"
 )
 
@@ -108,10 +110,31 @@ func (s *server) allocLocked(p *pending) (*conn, byte, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("radius: dial %s: %w", s.cfg.Address, err)
 	}
+	setReadBuffer(uc, socketReadBuffer)
 	c := &conn{s: s, uc: uc}
 	s.conns = append(s.conns, c)
 	go c.readLoop()
 	return c, c.allocLocked(p), nil
+}
+
+// socketReadBuffer is the receive buffer asked for each client socket: 256
+// replies arriving in one burst (a server catching up) take ~256 KiB of
+// kernel memory, more than the usual default of 208 KiB, and whatever
+// does not fit is dropped and waits for a retransmission.
+const socketReadBuffer = 1 << 20
+
+// setReadBuffer sets uc's receive buffer to n bytes, beyond net.core.rmem_max
+// where the process may (SO_RCVBUFFORCE, CAP_NET_ADMIN), else up to it.
+func setReadBuffer(uc *net.UDPConn, n int) {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return
+	}
+	var forced error
+	rc.Control(func(fd uintptr) { forced = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) })
+	if forced != nil {
+		uc.SetReadBuffer(n)
+	}
 }
 
 // allocLocked takes the next free ID. s.mu must be held and c.n < 256.

@@ -31,6 +31,9 @@ func newResponder(t *testing.T, batch int, forge bool) *responder {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// batch requests arrive at once: without room for them all, a slow
+	// reader (a loaded machine) loses some and never reaches batch.
+	setReadBuffer(pc.(*net.UDPConn), 2<<20)
 	r := &responder{pc: pc, secret: []byte("s3cret"), batch: batch, forge: forge, sources: map[string]bool{}}
 	t.Cleanup(func() { pc.Close() })
 	go r.runLoop(t)
