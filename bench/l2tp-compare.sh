@@ -30,6 +30,7 @@
 # BENCH_IPERF_TIME (5), BENCH_ONLY (bngbox | l2tpns: run one side),
 # BENCH_KEEP=1 keeps the work directory (logs).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 BIN=${BNGBOX_BIN:-$(dirname "$0")/../bin/bngbox}
 BIN=$(readlink -f "$BIN")
@@ -118,100 +119,7 @@ for d in clu0 clu1 acc0 acc1; do x "$P-lns" ip link set "$d" up; done
 
 say "FreeRADIUS"
 R=$dir/radius
-mkdir -p "$R/acct" "$R/run" "$R/log"
-cat > "$R/radiusd.conf" <<EOF
-prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = /usr/sbin
-logdir = $R/log
-raddbdir = $R
-radacctdir = $R/acct
-name = freeradius
-confdir = $R
-run_dir = $R/run
-db_dir = $R
-libdir = /usr/lib/freeradius
-pidfile = $R/run/radiusd.pid
-max_request_time = 30
-cleanup_delay = 0
-max_requests = 65536
-hostname_lookups = no
-proxy_requests = no
-log {
-  destination = stdout
-}
-security {
-  allow_core_dumps = no
-  max_attributes = 200
-  reject_delay = 0
-  status_server = yes
-}
-thread pool {
-  start_servers = 4
-  max_servers = 8
-  min_spare_servers = 2
-  max_spare_servers = 8
-  max_requests_per_server = 0
-}
-client lo {
-  ipaddr = 127.0.0.1
-  secret = testing123
-}
-modules {
-  pap {
-  }
-  chap {
-  }
-  files {
-    filename = $R/users
-  }
-  always ok {
-    rcode = ok
-  }
-}
-server default {
-  listen {
-    type = auth
-    ipaddr = 127.0.0.1
-    port = 1812
-  }
-  listen {
-    type = acct
-    ipaddr = 127.0.0.1
-    port = 1813
-  }
-  authorize {
-    chap
-    files
-    pap
-  }
-  authenticate {
-    Auth-Type PAP {
-      pap
-    }
-    Auth-Type CHAP {
-      chap
-    }
-  }
-  preacct {
-  }
-  accounting {
-    ok
-  }
-  post-auth {
-    update reply {
-      Message-Authenticator := 0x00
-    }
-    Post-Auth-Type REJECT {
-      update reply {
-        Message-Authenticator := 0x00
-      }
-    }
-  }
-}
-EOF
+freeradius_conf "$R" testing123
 printf 'DEFAULT Cleartext-Password := "secret"\n\tService-Type = Framed-User, Framed-Protocol = PPP\n' > "$R/users"
 ip netns exec "$P-lns" freeradius -f -d "$R" -l stdout > "$dir/radius.log" 2>&1 &
 pids+=($!)

@@ -34,6 +34,7 @@
 # IPv6CP and link-locals as in production), BENCH_KEEP=1 keeps the work
 # directory.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 BIN=${BNGBOX_BIN:-$(dirname "$0")/../bin/bngbox}
 BIN=$(readlink -f "$BIN")
@@ -89,109 +90,13 @@ ip -n "$P-sub" link set "${P}a" name sub0; ip -n "$P-bng" link set "${P}b" name 
 ip -n "$P-sub" link set sub0 up; ip -n "$P-bng" link set acc0 up
 [ "$IPV6" = 1 ] || ip netns exec "$P-bng" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
 
-# FreeRADIUS: files + pap + chap, detail accounting, Message-Authenticator
+# FreeRADIUS: the tests' config (bench/lib.sh), with Message-Authenticator
 # on every reply (bngbox drops unsigned replies; FreeRADIUS < 3.2.5 does not
-# sign them by itself). Thread pool as in the stock radiusd.conf.
+# sign them by itself).
 rd="$dir/raddb"
-mkdir -p "$rd/acct" "$rd/run" "$rd/log"
+freeradius_conf "$rd" "$SECRET"
 cat > "$rd/users" <<EOF
 DEFAULT Cleartext-Password := "secret"
-EOF
-cat > "$rd/radiusd.conf" <<EOF
-prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = /usr/sbin
-logdir = $rd/log
-raddbdir = $rd
-radacctdir = $rd/acct
-name = freeradius
-confdir = $rd
-run_dir = $rd/run
-db_dir = $rd
-libdir = /usr/lib/freeradius
-pidfile = $rd/run/radiusd.pid
-max_request_time = 30
-cleanup_delay = 5
-max_requests = 16384
-hostname_lookups = no
-proxy_requests = no
-log {
-  destination = stdout
-  auth = no
-}
-security {
-  allow_core_dumps = no
-  max_attributes = 200
-  reject_delay = 0
-  status_server = yes
-}
-thread pool {
-  start_servers = 5
-  max_servers = 32
-  min_spare_servers = 3
-  max_spare_servers = 10
-  max_requests_per_server = 0
-}
-client lo {
-  ipaddr = 127.0.0.1
-  secret = $SECRET
-}
-modules {
-  pap {
-  }
-  chap {
-  }
-  files {
-    filename = $rd/users
-  }
-  detail {
-    filename = $rd/acct/detail
-    permissions = 0600
-    header = "%t"
-  }
-}
-server default {
-  listen {
-    type = auth
-    ipaddr = 127.0.0.1
-    port = 1812
-  }
-  listen {
-    type = acct
-    ipaddr = 127.0.0.1
-    port = 1813
-  }
-  authorize {
-    chap
-    files
-    pap
-  }
-  authenticate {
-    Auth-Type PAP {
-      pap
-    }
-    Auth-Type CHAP {
-      chap
-    }
-  }
-  preacct {
-  }
-  accounting {
-    detail
-  }
-  post-auth {
-    update reply {
-      Message-Authenticator := 0x00
-    }
-    Post-Auth-Type REJECT {
-      update reply {
-        Message-Authenticator := 0x00
-      }
-    }
-  }
-}
 EOF
 ip netns exec "$P-bng" freeradius -f -d "$rd" -l stdout > "$dir/freeradius.log" 2>&1 &
 radiusd=$!

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/bngbox/bngbox/internal/netnstest"
+	"github.com/bngbox/bngbox/internal/radtest"
 )
 
 const (
@@ -61,104 +62,6 @@ bulk0001 Cleartext-Password := "secret"
 	Class = "bulk"
 `
 
-// radConf is a minimal FreeRADIUS 3 server: files + pap + chap, detail
-// accounting, Message-Authenticator on every reply (Blast-RADIUS).
-const radConf = `prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = /usr/sbin
-logdir = {{D}}/log
-raddbdir = {{D}}
-radacctdir = {{D}}/acct
-name = freeradius
-confdir = {{D}}
-run_dir = {{D}}/run
-db_dir = {{D}}
-libdir = /usr/lib/freeradius
-pidfile = {{D}}/run/radiusd.pid
-max_request_time = 30
-cleanup_delay = 0
-max_requests = 16384
-hostname_lookups = no
-proxy_requests = no
-log {
-  destination = stdout
-  auth = yes
-}
-security {
-  allow_core_dumps = no
-  max_attributes = 200
-  reject_delay = 0
-  status_server = yes
-}
-thread pool {
-  start_servers = 2
-  max_servers = 4
-  min_spare_servers = 1
-  max_spare_servers = 4
-  max_requests_per_server = 0
-}
-client lo {
-  ipaddr = 127.0.0.1
-  secret = ` + radSecret + `
-}
-modules {
-  pap {
-  }
-  chap {
-  }
-  files {
-    filename = {{D}}/users
-  }
-  detail {
-    filename = {{D}}/acct/detail
-    permissions = 0600
-    header = "%t"
-  }
-}
-server default {
-  listen {
-    type = auth
-    ipaddr = 127.0.0.1
-    port = 1812
-  }
-  listen {
-    type = acct
-    ipaddr = 127.0.0.1
-    port = 1813
-  }
-  authorize {
-    chap
-    files
-    pap
-  }
-  authenticate {
-    Auth-Type PAP {
-      pap
-    }
-    Auth-Type CHAP {
-      chap
-    }
-  }
-  preacct {
-  }
-  accounting {
-    detail
-  }
-  post-auth {
-    update reply {
-      Message-Authenticator := 0x00
-    }
-    Post-Auth-Type REJECT {
-      update reply {
-        Message-Authenticator := 0x00
-      }
-    }
-  }
-}
-`
-
 // radiusAAA is the auth/accounting part of the bngbox config; authBackend
 // is "radius" or "local", interim the accounting.interim-interval.
 func radiusAAA(authBackend, interim string) string {
@@ -193,20 +96,12 @@ type freeRADIUS struct {
 	proc *netnstest.Proc
 }
 
-// newFreeRADIUS writes a FreeRADIUS config into its own temp dir.
+// newFreeRADIUS writes a FreeRADIUS config (internal/radtest) into its own
+// temp dir.
 func newFreeRADIUS(t *testing.T) *freeRADIUS {
 	t.Helper()
 	f := &freeRADIUS{dir: t.TempDir()}
-	for _, d := range []string{"acct", "run", "log"} {
-		if err := os.MkdirAll(filepath.Join(f.dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := strings.ReplaceAll(radConf, "{{D}}", f.dir)
-	if err := os.WriteFile(filepath.Join(f.dir, "radiusd.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(f.dir, "users"), []byte(radUsers), 0o644); err != nil {
+	if err := radtest.Write(radtest.Config{Dir: f.dir, Secret: radSecret, AuthPort: 1812, AcctPort: 1813, LogAuth: true, Users: radUsers}); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bngbox/bngbox/internal/radtest"
 	"github.com/bngbox/bngbox/pkg/aaa"
 	"github.com/bngbox/bngbox/pkg/dataplane"
 	"github.com/bngbox/bngbox/pkg/rate"
@@ -51,102 +52,6 @@ bob Cleartext-Password := "chappass"
 
 mallory Cleartext-Password := "x", Auth-Type := Reject
 	Reply-Message = "account suspended"
-`
-
-const frConf = `prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = /usr/sbin
-logdir = {{D}}/log
-raddbdir = {{D}}
-radacctdir = {{D}}/acct
-name = freeradius
-confdir = {{D}}
-run_dir = {{D}}/run
-db_dir = {{D}}
-libdir = /usr/lib/freeradius
-pidfile = {{D}}/run/radiusd.pid
-max_request_time = 30
-cleanup_delay = 0
-max_requests = 16384
-hostname_lookups = no
-proxy_requests = no
-log {
-  destination = stdout
-  auth = no
-}
-security {
-  allow_core_dumps = no
-  max_attributes = 200
-  reject_delay = 0
-  status_server = yes
-}
-thread pool {
-  start_servers = 2
-  max_servers = 4
-  min_spare_servers = 1
-  max_spare_servers = 4
-  max_requests_per_server = 0
-}
-client lo {
-  ipaddr = 127.0.0.1
-  secret = ` + frSecret + `
-}
-modules {
-  pap {
-  }
-  chap {
-  }
-  files {
-    filename = {{D}}/users
-  }
-  detail {
-    filename = {{D}}/acct/detail
-    permissions = 0600
-    header = "%t"
-  }
-}
-server default {
-  listen {
-    type = auth
-    ipaddr = 127.0.0.1
-    port = {{AUTH}}
-  }
-  listen {
-    type = acct
-    ipaddr = 127.0.0.1
-    port = {{ACCT}}
-  }
-  authorize {
-    chap
-    files
-    pap
-  }
-  authenticate {
-    Auth-Type PAP {
-      pap
-    }
-    Auth-Type CHAP {
-      chap
-    }
-  }
-  preacct {
-  }
-  accounting {
-    detail
-  }
-  post-auth {
-    update reply {
-      Message-Authenticator := 0x00
-    }
-    Post-Auth-Type REJECT {
-      update reply {
-        Message-Authenticator := 0x00
-      }
-    }
-  }
-}
 `
 
 // freePort returns a UDP port nothing listens on right now.
@@ -181,16 +86,7 @@ func startFreeRADIUS(t *testing.T, acctPort int) *fr {
 	if f.acctPr == 0 {
 		f.acctPr = freePort(t)
 	}
-	for _, d := range []string{"acct", "run", "log"} {
-		if err := os.MkdirAll(filepath.Join(f.dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := strings.NewReplacer("{{D}}", f.dir, "{{AUTH}}", strconv.Itoa(f.authPort), "{{ACCT}}", strconv.Itoa(f.acctPr)).Replace(frConf)
-	if err := os.WriteFile(filepath.Join(f.dir, "radiusd.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(f.dir, "users"), []byte(frUsers), 0o644); err != nil {
+	if err := radtest.Write(radtest.Config{Dir: f.dir, Secret: frSecret, AuthPort: f.authPort, AcctPort: f.acctPr, Users: frUsers}); err != nil {
 		t.Fatal(err)
 	}
 	f.cmd = exec.Command("freeradius", "-f", "-d", f.dir, "-l", "stdout")
