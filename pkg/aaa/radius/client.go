@@ -2,8 +2,6 @@ package radius
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -227,29 +225,6 @@ func (c *Client) Close() error {
 		}
 	})
 	return nil
-}
-
-var (
-	sessionIDPrefix  uint32
-	sessionIDCounter atomic.Uint32
-	sessionIDOnce    sync.Once
-)
-
-// NewSessionID returns a 16-hex-digit Acct-Session-Id unique across
-// restarts: the high 32 bits are the process start time in seconds, the
-// low 32 a counter starting at a random value (so two starts within one
-// second do not collide either).
-func NewSessionID() string {
-	sessionIDOnce.Do(func() {
-		var r [4]byte
-		_, _ = rand.Read(r[:])
-		sessionIDPrefix = uint32(time.Now().Unix())
-		sessionIDCounter.Store(binary.BigEndian.Uint32(r[:]) >> 1)
-	})
-	var b [8]byte
-	binary.BigEndian.PutUint32(b[:4], sessionIDPrefix)
-	binary.BigEndian.PutUint32(b[4:], sessionIDCounter.Add(1))
-	return fmt.Sprintf("%016X", binary.BigEndian.Uint64(b[:]))
 }
 
 // newAcctItem builds the spool item for rec.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/bngbox/bngbox/pkg/aaa"
 	"github.com/bngbox/bngbox/pkg/dataplane"
-	"github.com/bngbox/bngbox/pkg/mgmt"
 )
 
 func testClient(t testing.TB) *Client {
@@ -201,20 +200,6 @@ func TestAccountingEncode(t *testing.T) {
 	}
 	if _, err := c.newAcctItem(&aaa.AcctRecord{Type: aaa.AcctOn}); err != nil {
 		t.Errorf("accounting-on: %v", err)
-	}
-}
-
-func TestNewSessionID(t *testing.T) {
-	seen := map[string]bool{}
-	for range 1000 {
-		s := NewSessionID()
-		if len(s) != 16 || seen[s] {
-			t.Fatalf("bad or duplicate session ID %q", s)
-		}
-		if sel, err := mgmt.ParseSelector(s); err != nil || sel.Kind != mgmt.BySID {
-			t.Fatalf("session ID %q parses as %+v, %v", s, sel, err)
-		}
-		seen[s] = true
 	}
 }
 

@@ -34,6 +34,8 @@ import (
 
 const frSecret = "testing123"
 
+var testSessionIDs = aaa.NewSessionIDs(time.Now())
+
 const frUsers = `alice Cleartext-Password := "secret"
 	Framed-IP-Address = 10.0.0.5,
 	Session-Timeout = 3600,
@@ -194,7 +196,7 @@ func TestIntegrationAuth(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("pap accept", func(t *testing.T) {
-		r, err := c.Authenticate(ctx, &aaa.Request{SessionID: NewSessionID(), User: "alice", Method: aaa.PAP, Password: "secret",
+		r, err := c.Authenticate(ctx, &aaa.Request{SessionID: testSessionIDs.Next(), User: "alice", Method: aaa.PAP, Password: "secret",
 			CallingStationID: "02:00:00:00:00:01", NASPortID: "eth1:100", PortType: aaa.PortEthernet})
 		if err != nil {
 			t.Fatal(err)
@@ -217,7 +219,7 @@ func TestIntegrationAuth(t *testing.T) {
 		h.Write([]byte{id})
 		h.Write([]byte("chappass"))
 		h.Write(ch)
-		r, err := c.Authenticate(ctx, &aaa.Request{SessionID: NewSessionID(), User: "bob", Method: aaa.CHAP, ChapID: id, Challenge: ch, Response: h.Sum(nil)})
+		r, err := c.Authenticate(ctx, &aaa.Request{SessionID: testSessionIDs.Next(), User: "bob", Method: aaa.CHAP, ChapID: id, Challenge: ch, Response: h.Sum(nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,7 +327,7 @@ func TestIntegrationAccounting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sid := NewSessionID()
+	sid := testSessionIDs.Next()
 	big := uint64(5)<<32 + 12345 // > 4 GiB: 5 Gigawords
 	for _, r := range []*aaa.AcctRecord{
 		{Type: aaa.AcctOn, Time: time.Unix(1_800_000_000, 0)},
@@ -386,7 +388,7 @@ func TestIntegrationSpool(t *testing.T) {
 	}
 	var sids []string
 	for range 3 {
-		sid := NewSessionID()
+		sid := testSessionIDs.Next()
 		sids = append(sids, sid)
 		for _, r := range []*aaa.AcctRecord{
 			acctRec(aaa.AcctStart, sid, 0, 0, 0),
@@ -555,7 +557,7 @@ func TestIntegrationAcctFailoverAndRestart(t *testing.T) {
 	sent := map[string]int{}
 	account := func(n int) {
 		for range n {
-			sid := NewSessionID()
+			sid := testSessionIDs.Next()
 			for _, typ := range []aaa.AcctType{aaa.AcctStart, aaa.AcctStop} {
 				if err := c.Account(acctRec(typ, sid, 10, 20, time.Second)); err != nil {
 					t.Fatal(err)
