@@ -3,6 +3,7 @@ package afpacket
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"sync/atomic"
@@ -184,6 +185,29 @@ func (c *Conn) ReadBatch() ([][]byte, error) {
 		}
 		if len(c.frames) > 0 {
 			return c.frames, nil
+		}
+	}
+}
+
+// Serve calls handle with every frame read until the Conn is closed (then
+// it returns nil) or a read fails (it returns the error). A link going down
+// is reported once to log and the socket keeps working. handle's frame is
+// valid only during the call.
+func (c *Conn) Serve(log *slog.Logger, handle func(frame []byte)) error {
+	for {
+		frames, err := c.ReadBatch()
+		if errors.Is(err, unix.ENETDOWN) {
+			log.Warn("port link down", slog.String("port", c.Name()), slog.Any("err", err))
+			continue
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, f := range frames {
+			handle(f)
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/bngbox/bngbox/internal/afpacket"
 	"github.com/bngbox/bngbox/pkg/dataplane"
-	"golang.org/x/sys/unix"
 )
 
 // A Dataplane is the kernel backend. It works in the network namespace of
@@ -161,21 +160,8 @@ const (
 // readLoop passes discovery frames to disc until the socket is closed.
 func (p *port) readLoop() {
 	defer close(p.done)
-	for {
-		frames, err := p.conn.ReadBatch()
-		if errors.Is(err, unix.ENETDOWN) {
-			p.log.Warn("port link down", slog.Any("err", err))
-			continue
-		}
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) { // afpacket's ReadBatch after Close
-				p.log.Error("port read failed", slog.Any("err", err))
-			}
-			return
-		}
-		for _, b := range frames {
-			p.handle(b)
-		}
+	if err := p.conn.Serve(p.log, p.handle); err != nil {
+		p.log.Error("port read failed", slog.Any("err", err))
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/bngbox/bngbox/internal/afpacket"
 	"github.com/bngbox/bngbox/pkg/dataplane"
-	"golang.org/x/sys/unix"
 )
 
 // port is one access interface: an AF_PACKET socket, its reader goroutine
@@ -67,22 +66,8 @@ func (p *port) lookup(k demuxKey) *session {
 func (p *port) readLoop() {
 	defer close(p.done)
 	var f sessionFrame
-	for {
-		frames, err := p.conn.ReadBatch()
-		if errors.Is(err, unix.ENETDOWN) {
-			// Reported once per link-down; the socket keeps working.
-			p.log.Warn("port link down", slog.Any("err", err))
-			continue
-		}
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) { // afpacket's ReadBatch after Close
-				p.log.Error("port read failed", slog.Any("err", err))
-			}
-			return
-		}
-		for _, b := range frames {
-			p.handle(b, &f)
-		}
+	if err := p.conn.Serve(p.log, func(b []byte) { p.handle(b, &f) }); err != nil {
+		p.log.Error("port read failed", slog.Any("err", err))
 	}
 }
 
