@@ -118,21 +118,7 @@ func TestLNSDrops(t *testing.T) {
 // frame is read. The frame is delivered once the call is established, not
 // dropped as for an unknown session.
 func TestLNSDataBehindICCN(t *testing.T) {
-	lnsH := newRecHandler()
-	lns, err := NewLNS(Config{Addr: "127.0.0.1:0", Handler: lnsH})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve(t, lns.Serve)
-	p := newRawPeer(t, lns.Addr())
-	p.send(0, 0, NewMessage(MsgSCCRQ).Add(AVPProtocolVersion, []byte{1, 0}).Add(AVPHostName, []byte("raw")).
-		AddUint32(AVPFramingCapabilities, 1).AddUint16(AVPAssignedTunnelID, 1))
-	_, rp := p.expect(MsgSCCRP)
-	tid, _ := rp.Uint16(AVPAssignedTunnelID)
-	p.send(tid, 0, NewMessage(MsgSCCCN))
-	p.send(tid, 0, NewMessage(MsgICRQ).AddUint16(AVPAssignedSessionID, 5).AddUint32(AVPCallSerialNumber, 1))
-	_, icrp := p.expect(MsgICRP)
-	sid, _ := icrp.Uint16(AVPAssignedSessionID)
+	lns, lnsH, p, tid, sid := offeredCall(t)
 
 	release := make(chan struct{})
 	if err := lns.do(func() { <-release }); err != nil {
@@ -158,10 +144,11 @@ func TestLNSDataBehindICCN(t *testing.T) {
 	}
 }
 
-// TestLNSDataBeforeICCN: the LAC's first LCP frames overtake its ICCN
-// (still in its send queue, or reordered): the LNS holds them while the
-// session waits for ICCN and delivers them, in order, once it is up.
-func TestLNSDataBeforeICCN(t *testing.T) {
+// offeredCall starts an LNS and, from a raw peer, a tunnel and an incoming
+// call up to the ICRP: the session waits for the ICCN. It returns the
+// peer and the LNS's tunnel and session IDs.
+func offeredCall(t *testing.T) (*LNS, *recHandler, *rawPeer, uint16, uint16) {
+	t.Helper()
 	lnsH := newRecHandler()
 	lns, err := NewLNS(Config{Addr: "127.0.0.1:0", Handler: lnsH})
 	if err != nil {
@@ -177,6 +164,14 @@ func TestLNSDataBeforeICCN(t *testing.T) {
 	p.send(tid, 0, NewMessage(MsgICRQ).AddUint16(AVPAssignedSessionID, 5).AddUint32(AVPCallSerialNumber, 1))
 	_, icrp := p.expect(MsgICRP)
 	sid, _ := icrp.Uint16(AVPAssignedSessionID)
+	return lns, lnsH, p, tid, sid
+}
+
+// TestLNSDataBeforeICCN: the LAC's first LCP frames overtake its ICCN
+// (still in its send queue, or reordered): the LNS holds them while the
+// session waits for ICCN and delivers them, in order, once it is up.
+func TestLNSDataBeforeICCN(t *testing.T) {
+	lns, lnsH, p, tid, sid := offeredCall(t)
 	h := Header{TunnelID: tid, SessionID: sid}
 	for id := byte(1); id <= 2; id++ {
 		if _, err := p.c.WriteToUDP(AppendData(nil, &h, ProtoLCP, []byte{1, id, 0, 4}), p.to); err != nil {
