@@ -218,11 +218,15 @@ func (ls *lacSide) CallData(c *l2tp.Call, proto uint16, payload []byte) {
 	if !ok {
 		return
 	}
+	s := v.(*sub)
+	if t := s.fast.Load(); t != nil && t.fastPath(proto, payload) {
+		return
+	}
 	f := make([]byte, 2+len(payload))
 	f[0], f[1] = byte(proto>>8), byte(proto)
 	copy(f[2:], payload)
 	select {
-	case v.(*sub).in <- f:
+	case s.in <- f:
 	default:
 		ls.g.fail("inbox-full")
 	}

@@ -311,6 +311,9 @@ func (g *Gen) read(byMAC map[[6]byte]*sub, done chan struct{}) {
 			if s == nil {
 				continue
 			}
+			if t := s.fast.Load(); t != nil && t.fastPathFrame(f) {
+				continue
+			}
 			select {
 			case s.in <- slices.Clone(f):
 			default:

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,6 +45,9 @@ type sub struct {
 	hangingUp  bool        // we are ending the session (a PADT now is no news)
 	hp         *holdPinger // pings while held (Config.PingInterval)
 	tun        *tunLink    // Config.TUN: the subscriber's TUN device while up
+	// fast is tun while it is open, for the generator's reader: it writes
+	// the session's TCP and UDP packets to the TUN itself (see fastPath).
+	fast atomic.Pointer[tunLink]
 }
 
 func newSub(g *Gen, idx int) *sub {
@@ -106,6 +110,7 @@ func (s *sub) run(ctx context.Context, setupDone func(), hold <-chan struct{}) {
 	}
 	s.hold(hold)
 	if s.tun != nil {
+		s.fast.Store(nil)
 		s.tun.Close()
 	}
 	s.hangup()
