@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Rates of the scenario's user (local users file rates: 10M/5M).
@@ -25,14 +26,28 @@ const (
 	iperfRuns    = 2
 )
 
-// policeBurstTime is the scenario's shaper burst-time override, "" for the
-// defaults (burst-time 10ms for the tbf, police-burst-time 200ms): police
-// has no queue, so its bucket must absorb the bursts of a TCP sender. With
-// a 10 ms police bucket (6250 B at 5 Mbit/s) a single TCP flow in the guest
-// got about half the rate (cwnd stuck at two segments, a SACK recovery
-// every ~10 ms, ~6 RTOs per run); with 200 ms (125000 B) within 6 %. See
-// docs/shaper.md. VMLAB_POLICE_BURST_TIME sets burst-time for both.
+// policeBurstTime is the scenario's shaper police-burst-time override,
+// VMLAB_POLICE_BURST_TIME, "" for the default (200ms; the tbf keeps its
+// 10ms burst-time): police has no queue, so its bucket must absorb the
+// bursts of a TCP sender. With a 10 ms police bucket (6250 B at 5 Mbit/s)
+// a single TCP flow in the guest got about half the rate (cwnd stuck at two
+// segments, a SACK recovery every ~10 ms, ~6 RTOs per run); with 200 ms
+// (125000 B) within 6 %. See docs/shaper.md.
 func policeBurstTime() string { return os.Getenv("VMLAB_POLICE_BURST_TIME") }
+
+// policeBurst is the police bucket (bytes) bngbox derives for bps:
+// rate × police-burst-time, at least two MTUs.
+func policeBurst(t *testing.T, bps float64) string {
+	t.Helper()
+	d := 300 * time.Millisecond
+	if s := policeBurstTime(); s != "" {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			t.Fatalf("VMLAB_POLICE_BURST_TIME: %v", err)
+		}
+	}
+	return fmt.Sprintf("burst %db", max(int64(bps/8*d.Seconds()), 2*sessionMTU))
+}
 
 // TestVMKernelPPPdPolice: bngbox in the guest with the kernel dataplane and
 // shaper {enabled: true, upstream: police}; the real pppd with its PPPoE
@@ -51,7 +66,7 @@ func TestVMKernelPPPdPolice(t *testing.T) {
 	h := newHost(t)
 	params := map[string]string{"iperf_runs": fmt.Sprint(iperfRuns), "iperf_seconds": "4", "udp_rate": "8M"}
 	if bt := policeBurstTime(); bt != "" {
-		params["burst_time"] = bt
+		params["police_burst_time"] = bt
 	}
 	r := h.Boot("kernel-pppd", params)
 
@@ -221,8 +236,8 @@ func liveChanges(t *testing.T, r *Result, dev, local string) {
 		tbf, pol  string
 		authRates vmRates
 	}{
-		{"coa", 2e6, 1e6, "rate 2Mbit ", "rate 1Mbit burst 25000b", vmRates{policeDown, policeUp}},
-		{"restore", policeDown, policeUp, "rate 10Mbit ", "rate 5Mbit burst 125000b", vmRates{policeDown, policeUp}},
+		{"coa", 2e6, 1e6, "rate 2Mbit ", "rate 1Mbit " + policeBurst(t, 1e6), vmRates{policeDown, policeUp}},
+		{"restore", policeDown, policeUp, "rate 10Mbit ", "rate 5Mbit " + policeBurst(t, policeUp), vmRates{policeDown, policeUp}},
 	} {
 		s := sessionIn(t, r, "sessions_"+st.name)
 		t.Logf("%s: session %s on %s, rates %+v, auth_rates %+v", st.name, s.ID, s.Ifname, s.Rates, s.AuthRates)

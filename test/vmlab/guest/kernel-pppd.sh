@@ -7,8 +7,8 @@
 #
 # The user has rates 10M/5M in the local users file: tbf 10 Mbit/s on
 # pppN's egress (downstream), ingress police 5 Mbit/s (upstream), buckets
-# of the shaper's defaults (10 ms tbf, 200 ms police) or VMLAB_BURST_TIME
-# for both. The guest pings through the session, runs iperf3 -t
+# of the shaper's defaults (10 ms tbf, 200 ms police), VMLAB_BURST_TIME
+# for both or VMLAB_POLICE_BURST_TIME for the policer. The guest pings through the session, runs iperf3 -t
 # VMLAB_IPERF_SECONDS -O 1 in each direction VMLAB_IPERF_RUNS times and
 # UDP upstream at VMLAB_UDP_RATE once (the host judges the rates) and
 # reports tc's view of pppN. Then radclient sends a CoA-Request
@@ -55,7 +55,7 @@ auth: {backend: local, users-file: users.yaml}
 accounting: {file: /tmp/acct.jsonl, interim-interval: 0s}
 cli: {socket: /run/bngbox.sock}
 radius: {dae: {listen: "127.0.0.1:3799", clients: [{address: 127.0.0.1, secret: coasecret}]}}
-shaper: {enabled: true, upstream: police${VMLAB_BURST_TIME:+, burst-time: $VMLAB_BURST_TIME, police-burst-time: $VMLAB_BURST_TIME}}
+shaper: {enabled: true, upstream: police${VMLAB_BURST_TIME:+, burst-time: $VMLAB_BURST_TIME, police-burst-time: $VMLAB_BURST_TIME}${VMLAB_POLICE_BURST_TIME:+, police-burst-time: $VMLAB_POLICE_BURST_TIME}}
 CFG
 # iperf1 ARGS... runs one iperf3 client in sub (retrying while the server
 # refuses) and leaves its JSON in /tmp/iperf3.json.
