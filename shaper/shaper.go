@@ -88,7 +88,7 @@ const (
 	// and timer slack): a sender whose window the policer dropped waits
 	// out an RTO, and the tokens of that wait beyond the bucket are lost.
 	// 200 ms gave 87–98 % of the rate in the VM lab (one RTO every
-	// ~250 ms), 300 ms 98–102 % at 1 and 5 Mbit/s.
+	// ~230 ms), 300 ms 96–103 % at 1 and 5 Mbit/s.
 	DefaultPoliceBurstTime = 300 * time.Millisecond
 	DefaultLatency         = 50 * time.Millisecond
 	DefaultMTU             = 1500
