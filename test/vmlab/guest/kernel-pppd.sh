@@ -7,11 +7,11 @@
 #
 # The user has rates 10M/5M in the local users file: tbf 10 Mbit/s on
 # pppN's egress (downstream), ingress police 5 Mbit/s (upstream), buckets
-# of the shaper's defaults (10 ms tbf, 200 ms police), VMLAB_BURST_TIME
-# for both or VMLAB_POLICE_BURST_TIME for the policer. The guest pings through the session, runs iperf3 -t
-# VMLAB_IPERF_SECONDS -O 1 in each direction VMLAB_IPERF_RUNS times and
-# UDP upstream at VMLAB_UDP_RATE once (the host judges the rates) and
-# reports tc's view of pppN. Then radclient sends a CoA-Request
+# of the shaper's defaults (10 ms tbf, 300 ms police), VMLAB_BURST_TIME
+# for both or VMLAB_POLICE_BURST_TIME for the policer. The guest pings
+# through the session, runs iperf3 -t VMLAB_IPERF_SECONDS -O 1 in each
+# direction VMLAB_IPERF_RUNS times and UDP upstream at VMLAB_UDP_RATE once
+# (the host judges the rates) and reports tc's view of pppN. Then radclient sends a CoA-Request
 # (Mikrotik-Rate-Limit 1M/2M: 2 Mbit/s down, 1 up) to bngbox's DAE
 # listener on 127.0.0.1:3799 and the session is measured again, then
 # `bngbox cli shaper restore user1` and once more. Finally pppd hangs up
