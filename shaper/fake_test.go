@@ -20,9 +20,9 @@ const (
 	downDel  = "tc qdisc del dev ppp0 root handle 1: tbf"
 	ingAdd   = "tc qdisc replace dev ppp0 handle ffff: ingress"
 	ingDel   = "tc qdisc del dev ppp0 handle ffff: ingress"
-	// Police buckets hold 200 ms of rate (PoliceBurstTime), not 10 ms.
-	police5 = "tc filter replace dev ppp0 parent ffff: protocol all prio 1 handle 800::800 u32 match u32 0 0 action police rate 5mbit burst 125000b mtu 65535 drop"
-	police1 = "tc filter replace dev ppp0 parent ffff: protocol all prio 1 handle 800::800 u32 match u32 0 0 action police rate 1mbit burst 25000b mtu 65535 drop"
+	// Police buckets hold 300 ms of rate (PoliceBurstTime), not 10 ms.
+	police5 = "tc filter replace dev ppp0 parent ffff: protocol all prio 1 handle 800::800 u32 match u32 0 0 action police rate 5mbit burst 187500b mtu 65535 drop"
+	police1 = "tc filter replace dev ppp0 parent ffff: protocol all prio 1 handle 800::800 u32 match u32 0 0 action police rate 1mbit burst 37500b mtu 65535 drop"
 	// ppp0 is the fake's first interface: ifindex 2, class 1:3.
 	class5   = "tc class replace dev bngifb0 parent 1: classid 1:3 htb rate 5mbit ceil 5mbit burst 6250b cburst 6250b quantum 62500"
 	class1   = "tc class replace dev bngifb0 parent 1: classid 1:3 htb rate 1mbit ceil 1mbit burst 3000b cburst 3000b quantum 12500"

@@ -27,9 +27,14 @@ type radiusParts struct {
 	acct   bool // the client is the Accounter (Accounting-On/Off, drain)
 }
 
-// usesRADIUS reports whether auth or accounting goes to RADIUS.
+// usesRADIUS reports whether auth or accounting goes to RADIUS or the
+// Dynamic Authorization listener is configured. With only the listener
+// (local auth, file or log accounting: CoA from a policy server) the client
+// has no servers; it carries the dictionaries and rate attributes the
+// listener interprets requests with. Before, such a listener was silently
+// not started.
 func usesRADIUS(c *config.Config) bool {
-	return c.Auth.Backend == "radius" || c.Accounting.Backend == "radius"
+	return c.Auth.Backend == "radius" || c.Accounting.Backend == "radius" || c.RADIUS.DAE.Listen != ""
 }
 
 // radiusConfig maps the radius section onto the client's config. Only the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -55,6 +56,39 @@ radius:
 				t.Errorf("nas %q %v spool %q", rc.NASIdentifier, rc.NASIPAddress, rc.SpoolPath)
 			}
 		})
+	}
+}
+
+// TestRADIUSDAEOnly: a DAE listener with local auth and file accounting
+// builds a client without servers (for the CoA interpreter) and starts.
+func TestRADIUSDAEOnly(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Parse(filepath.Join(dir, "b.yaml"), []byte(`pppoe: {interfaces: [{name: eth0}]}
+pools: [{name: a, range: 10.0.0.0/24}]
+auth: {users-file: u}
+accounting: {file: a.jsonl}
+radius: {dae: {listen: "127.0.0.1:0", clients: [{address: 127.0.0.1, secret: c}]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !usesRADIUS(c) {
+		t.Fatal("usesRADIUS = false with radius.dae.listen set")
+	}
+	rc := radiusConfig(c, slog.New(slog.DiscardHandler))
+	if len(rc.AuthServers) != 0 || len(rc.AcctServers) != 0 {
+		t.Errorf("servers auth %v acct %v, want none", rc.AuthServers, rc.AcctServers)
+	}
+	d := &daemon{cfg: c, log: slog.New(slog.DiscardHandler)}
+	if err := d.startRADIUS(); err != nil {
+		t.Fatal(err)
+	}
+	defer d.stopRADIUS()
+	if d.radius.client == nil || d.radius.acct {
+		t.Errorf("client %v, acct %v: want a client that is not the accounter", d.radius.client, d.radius.acct)
+	}
+	if _, err := os.Stat(c.RADIUS.SpoolPath); err == nil {
+		t.Errorf("spool %s opened without accounting servers", c.RADIUS.SpoolPath)
 	}
 }
 

@@ -215,7 +215,7 @@ func Default() *Config {
 		},
 		Auth:       Auth{Backend: "local"},
 		Accounting: Accounting{InterimInterval: 5 * time.Minute},
-		Shaper:     Shaper{Upstream: "auto", BurstTime: 10 * time.Millisecond, PoliceBurstTime: 200 * time.Millisecond, Latency: 50 * time.Millisecond, SetupDefer: 5 * time.Second},
+		Shaper:     Shaper{Upstream: "auto", BurstTime: 10 * time.Millisecond, PoliceBurstTime: 300 * time.Millisecond, Latency: 50 * time.Millisecond, SetupDefer: 5 * time.Second},
 		CLI:        CLI{Socket: "/run/bngbox/cli.sock", SSHHostKey: "/var/lib/bngbox/ssh_host_ed25519_key", SSHAuthorizedKeys: "/etc/bngbox/authorized_keys"},
 		Telemetry:  defaultTelemetry(),
 		RADIUS:     defaultRADIUS(),

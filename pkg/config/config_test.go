@@ -191,7 +191,7 @@ func TestShaperKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Shaper{Enabled: true, Upstream: "ifb", Default: "10M/5M", Mandatory: true, BurstTime: 20 * time.Millisecond, PoliceBurstTime: 200 * time.Millisecond, Latency: 100 * time.Millisecond, SetupDefer: 2 * time.Second}
+	want := Shaper{Enabled: true, Upstream: "ifb", Default: "10M/5M", Mandatory: true, BurstTime: 20 * time.Millisecond, PoliceBurstTime: 300 * time.Millisecond, Latency: 100 * time.Millisecond, SetupDefer: 2 * time.Second}
 	if c.Shaper != want {
 		t.Errorf("shaper = %+v, want %+v", c.Shaper, want)
 	}

@@ -146,7 +146,7 @@ func (c *Config) validateAAA(p *problems) {
 			p.add("radius.nas-ip", "%q is not an IPv4 address (RFC 2865 §5.4)", r.NASIP)
 		}
 	}
-	if (useAuth || useAcct) && r.NASIP == "" && c.NAS.IP != "" {
+	if (useAuth || useAcct || r.DAE.Listen != "") && r.NASIP == "" && c.NAS.IP != "" {
 		if a, err := netip.ParseAddr(c.NAS.IP); err == nil && !a.Is4() {
 			p.add("nas.ip", "%q: NAS-IP-Address must be IPv4; set radius.nas-ip", c.NAS.IP)
 		}

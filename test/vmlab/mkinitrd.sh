@@ -6,7 +6,8 @@
 # It prints "kernel=PATH" and "initrd=PATH" on success.
 #
 # The base image (kernel modules, busybox-static, pppd with its PPPoE and
-# L2TP plugins, xl2tpd, iproute2, iperf3 and their shared libraries) is
+# L2TP plugins, xl2tpd, iproute2, iperf3, radclient with the FreeRADIUS
+# dictionaries, and their shared libraries) is
 # built once from `apt-get download` + `dpkg -x` and cached in CACHE_DIR as
 # base-<kernel>-<script hash>.cpio.gz. Every call then packs a small second
 # archive with /init, the guest scenarios (guest/) and the bngbox binary,
@@ -30,7 +31,7 @@ case $out in /*) ;; *) out=$PWD/$out ;; esac
 # dependencies come from modules.dep.
 MODULES="virtio_pci virtio_net pppoe ppp_async l2tp_ppp l2tp_ip l2tp_ip6 l2tp_eth
 act_police act_mirred ifb sch_tbf sch_htb sch_ingress cls_u32 veth tun 8021q"
-PKGS="busybox-static ppp xl2tpd iproute2 iperf3 libiperf0"
+PKGS="busybox-static ppp xl2tpd iproute2 iperf3 libiperf0 freeradius-utils libfreeradius3 freeradius-common"
 
 log() { echo "mkinitrd: $*" >&2; }
 
@@ -70,7 +71,7 @@ if [ ! -s "$base" ] || [ ! -s "$kernel" ]; then
 	# Layout. Debian 12 is usrmerged; keep /lib and /bin as real
 	# directories, which is all the loader and busybox need.
 	for d in bin sbin usr/bin usr/sbin lib/x86_64-linux-gnu lib64 usr/lib/x86_64-linux-gnu \
-		proc sys dev tmp run etc/ppp etc/xl2tpd etc/vmlab var/log var/lib root; do
+		proc sys dev tmp run etc/ppp etc/xl2tpd etc/vmlab etc/freeradius/3.0 var/log var/lib root; do
 		mkdir -p "$r/$d"
 	done
 	ln -s ../run "$r/var/run"
@@ -87,6 +88,11 @@ if [ ! -s "$base" ] || [ ! -s "$kernel" ]; then
 	cp "$x/sbin/tc" "$r/sbin/tc"
 	cp "$x/usr/sbin/pppd" "$x/usr/sbin/xl2tpd" "$x/usr/sbin/xl2tpd-control" "$r/usr/sbin/"
 	cp "$x/usr/bin/iperf3" "$r/usr/bin/"
+	# radclient (CoA-Request) reads the dictionaries in /usr/share/freeradius
+	# and an optional dictionary in its raddb, /etc/freeradius/3.0 (empty).
+	cp "$x/usr/bin/radclient" "$r/usr/bin/"
+	mkdir -p "$r/usr/share/freeradius"
+	cp "$x"/usr/share/freeradius/dictionary* "$r/usr/share/freeradius/"
 	mkdir -p "$r/usr/lib/pppd/2.4.9"
 	cp "$x/usr/lib/pppd/2.4.9/pppoe.so" "$x/usr/lib/pppd/2.4.9/pppol2tp.so" "$r/usr/lib/pppd/2.4.9/"
 	ln -s pppoe.so "$r/usr/lib/pppd/2.4.9/rp-pppoe.so"
@@ -95,9 +101,10 @@ if [ ! -s "$base" ] || [ ! -s "$kernel" ]; then
 	echo "root:x:0:" >"$r/etc/group"
 
 	# Shared libraries, by ldd (host libraries; packages' own first).
-	for e in sbin/ip sbin/tc usr/sbin/pppd usr/sbin/xl2tpd usr/sbin/xl2tpd-control usr/bin/iperf3 \
+	# radclient finds libfreeradius-radius.so by its RUNPATH, /usr/lib/freeradius.
+	for e in sbin/ip sbin/tc usr/sbin/pppd usr/sbin/xl2tpd usr/sbin/xl2tpd-control usr/bin/iperf3 usr/bin/radclient \
 		usr/lib/pppd/2.4.9/pppoe.so usr/lib/pppd/2.4.9/pppol2tp.so; do
-		LD_LIBRARY_PATH=$x/usr/lib/x86_64-linux-gnu ldd "$r/$e" >"$work/ldd" || { log "ldd $e failed"; exit 1; }
+		LD_LIBRARY_PATH=$x/usr/lib/x86_64-linux-gnu:$x/usr/lib/freeradius ldd "$r/$e" >"$work/ldd" || { log "ldd $e failed"; exit 1; }
 		if grep -q 'not found' "$work/ldd"; then log "ldd $e:"; cat "$work/ldd" >&2; exit 1; fi
 		awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' "$work/ldd"
 	done | sort -u >"$work/libs"

@@ -7,12 +7,16 @@
 #
 # The user has rates 10M/5M in the local users file: tbf 10 Mbit/s on
 # pppN's egress (downstream), ingress police 5 Mbit/s (upstream), buckets
-# of the shaper's defaults (10 ms tbf, 200 ms police) or VMLAB_BURST_TIME
-# for both. The guest
-# pings through the session, runs iperf3 -t VMLAB_IPERF_SECONDS -O 1 in
-# each direction VMLAB_IPERF_RUNS times and UDP upstream at VMLAB_UDP_RATE
-# once (the host judges the rates), reports tc's view of pppN, then hangs pppd up and reports what is left; a second
-# session is then ended by stopping bngbox.
+# of the shaper's defaults (10 ms tbf, 300 ms police), VMLAB_BURST_TIME
+# for both or VMLAB_POLICE_BURST_TIME for the policer. The guest pings
+# through the session, runs iperf3 -t VMLAB_IPERF_SECONDS -O 1 in each
+# direction VMLAB_IPERF_RUNS times and UDP upstream at VMLAB_UDP_RATE once
+# (the host judges the rates) and reports tc's view of pppN. Then radclient sends a CoA-Request
+# (Mikrotik-Rate-Limit 1M/2M: 2 Mbit/s down, 1 up) to bngbox's DAE
+# listener on 127.0.0.1:3799 and the session is measured again, then
+# `bngbox cli shaper restore user1` and once more. Finally pppd hangs up
+# and the guest reports what is left; a second session is ended by
+# stopping bngbox.
 . /vmlab/lib.sh
 
 cli() { bngbox cli --socket /run/bngbox.sock "$@"; }
@@ -50,8 +54,73 @@ pools:
 auth: {backend: local, users-file: users.yaml}
 accounting: {file: /tmp/acct.jsonl, interim-interval: 0s}
 cli: {socket: /run/bngbox.sock}
-shaper: {enabled: true, upstream: police${VMLAB_BURST_TIME:+, burst-time: $VMLAB_BURST_TIME, police-burst-time: $VMLAB_BURST_TIME}}
+radius: {dae: {listen: "127.0.0.1:3799", clients: [{address: 127.0.0.1, secret: coasecret}]}}
+shaper: {enabled: true, upstream: police${VMLAB_BURST_TIME:+, burst-time: $VMLAB_BURST_TIME, police-burst-time: $VMLAB_BURST_TIME}${VMLAB_POLICE_BURST_TIME:+, police-burst-time: $VMLAB_POLICE_BURST_TIME}}
 CFG
+# iperf1 ARGS... runs one iperf3 client in sub (retrying while the server
+# refuses) and leaves its JSON in /tmp/iperf3.json.
+iperf1() {
+	n=0
+	while :; do
+		sub iperf3 -c 100.64.0.1 -B "$addr" -t "$secs" -O 1 -J "$@" >/tmp/iperf3.json 2>&1
+		grep -q '"error"' /tmp/iperf3.json || return 0
+		n=$((n + 1))
+		[ $n -ge 10 ] && return 1
+		sleep 0.5
+	done
+}
+# measure STEP runs TCP up, then down (-R), VMLAB_IPERF_RUNS times each and
+# reports the summaries as iperf3_DIR[_STEP].I (start and end sections,
+# intervals dropped), with the policer's counters and sub's TCP counters.
+measure() {
+	for dir in up down; do
+		flag=
+		[ $dir = down ] && flag=-R
+		i=1
+		while [ $i -le "$runs" ]; do
+			iperf1 $flag
+			result "iperf3_$dir${1:+_$1}.$i=$(tr -d ' \t\n' </tmp/iperf3.json | sed 's/"intervals":\[.*\],"end"/"end"/')"
+			tc -s filter show dev "$dev" ingress | grep -E 'police|Sent' | sed "s/^/VMLAB-LOG after $dir${1:+_$1}.$i: /"
+			say "after $dir${1:+_$1}.$i: sub TcpExt $(sub cat /proc/net/netstat | tcpext)"
+			i=$((i + 1))
+		done
+	done
+}
+# waitpolice DEV waits for a police filter on DEV's ingress.
+waitpolice() {
+	t=0
+	until tc filter show dev "$1" ingress 2>/dev/null | grep -q police; do
+		t=$((t + 1))
+		[ $t -gt 300 ] && return 1
+		sleep 0.1
+	done
+}
+# waitrates DEV DOWN UP waits until DEV's tbf has rate DOWN and its
+# policer rate UP (tc's notation: 2Mbit): a live change is applied by the
+# shaper goroutine after the session recorded it.
+waitrates() {
+	t=0
+	until tc qdisc show dev "$1" | grep -q "tbf .*rate $2 " && tc filter show dev "$1" ingress | grep -q "police .*rate $3 "; do
+		t=$((t + 1))
+		[ $t -gt 300 ] && return 1
+		sleep 0.1
+	done
+}
+# step NAME DOWN UP: after a live change to DOWN/UP, report the session
+# (sessions_NAME), tc's view once it shows the new rates, measure, then
+# report the session again (sessions_NAME_after: its counters), whether
+# pppd is still up and which pppN exist.
+step() {
+	waitrates "$dev" "$2" "$3" || say "$dev not at $2/$3 after 30 s"
+	result "sessions_$1=$(cli show sessions json | tr -d ' \n')"
+	result "filter_$1=$(tc filter show dev "$dev" ingress | tr '\n\t' '| ')"
+	result "qdisc_$1=$(tc qdisc show dev "$dev" | tr '\n\t' '| ')"
+	measure "$1"
+	result "sessions_$1_after=$(cli show sessions json | tr -d ' \n')"
+	kill -0 "$(head -1 /run/ppp0.pid)" 2>/dev/null && result "pppd_up_$1=1"
+	result "sub_ppp0_$1=$(sub ip -4 -o addr show dev ppp0 | awk '{print $4}')"
+	result "ppp_ifaces_$1=$(pppifs)"
+}
 startbng() {
 	bngbox run -c /etc/bngbox/bngbox.yaml >>/tmp/bngbox.log 2>&1 &
 	bpid=$!
@@ -95,49 +164,39 @@ dev=$(pppifs)
 result "ping_rx=$(sub ping -c 5 -W 5 100.64.0.1 | grep -o '[0-9]* packets received' | cut -d' ' -f1)"
 
 # The first shaping is applied shortly after the session is up.
-waitpolice() {
-	t=0
-	until tc filter show dev "$1" ingress 2>/dev/null | grep -q police; do
-		t=$((t + 1))
-		[ $t -gt 300 ] && return 1
-		sleep 0.1
-	done
-}
 waitpolice "$dev" || say "no police filter on $dev after 30 s"
 result "sessions=$(cli show sessions json | tr -d ' \n')"
 tc -s qdisc show dev "$dev" | sed 's/^/VMLAB-LOG tc qdisc before: /'
 
 iperf3 -s -B 100.64.0.1 >/tmp/iperf3-s.log 2>&1 &
 ipid=$!
-for dir in up down; do
-	flag=
-	[ $dir = down ] && flag=-R
-	i=1
-	while [ $i -le "$runs" ]; do
-		n=0
-		while :; do
-			sub iperf3 -c 100.64.0.1 -B "$addr" -t "$secs" -O 1 $flag -J >/tmp/iperf3.json 2>&1
-			grep -q '"error"' /tmp/iperf3.json || break
-			n=$((n + 1))
-			[ $n -ge 10 ] && break
-			sleep 0.5
-		done
-		# The summary only: start and end sections, intervals dropped.
-		result "iperf3_$dir.$i=$(tr -d ' \t\n' </tmp/iperf3.json | sed 's/"intervals":\[.*\],"end"/"end"/')"
-		tc -s filter show dev "$dev" ingress | grep -E 'police|Sent' | sed "s/^/VMLAB-LOG after $dir.$i: /"
-		say "after $dir.$i: sub TcpExt $(sub cat /proc/net/netstat | tcpext)"
-		i=$((i + 1))
-	done
-done
+measure ""
 # UDP upstream at more than the police rate: what the policer lets
 # through without TCP's reaction to its drops.
 if [ -n "${VMLAB_UDP_RATE:-}" ]; then
 	sub iperf3 -c 100.64.0.1 -B "$addr" -u -b "$VMLAB_UDP_RATE" -l 1400 -t "$secs" -O 1 -J >/tmp/iperf3.json 2>&1
 	result "iperf3_udp=$(tr -d ' \t\n' </tmp/iperf3.json | sed 's/"intervals":\[.*\],"end"/"end"/')"
 fi
-kill $ipid
 result "filter=$(tc -s filter show dev "$dev" ingress | tr '\n\t' '| ')"
 result "qdisc=$(tc -s qdisc show dev "$dev" | tr '\n\t' '| ')"
+
+# CoA-Request from radclient: Mikrotik-Rate-Limit rx/tx is the router's
+# view, so 1M/2M is 1 Mbit/s up, 2 down.
+sid=$(cli show sessions json | tr -d ' \n' | grep -o '"id":"[0-9a-f]*"' | head -1 | cut -d'"' -f4)
+result "sessions_pre_coa=$(cli show sessions json | tr -d ' \n')"
+echo "User-Name = \"user1\", Acct-Session-Id = \"$sid\", Mikrotik-Rate-Limit = \"1M/2M\"" |
+	radclient -x -t 3 -r 2 127.0.0.1:3799 coa coasecret >/tmp/radclient.log 2>&1
+result "coa_rc=$?"
+result "coa_reply=$(grep -o 'Received CoA-[A-Za-z]*' /tmp/radclient.log | head -1)"
+dumplog /tmp/radclient.log
+step coa 2Mbit 1Mbit
+
+# Back to the authorized rates (the users file's 10M/5M).
+out=$(cli shaper restore user1 2>&1)
+result "restore_rc=$?"
+result "restore_out=$(echo "$out" | tr '\n' ' ')"
+step restore 10Mbit 5Mbit
+kill $ipid
 
 # Hang up from the client: LCP Terminate, then the kernel pppN goes.
 kill -TERM "$(head -1 /run/ppp0.pid 2>/dev/null || pidof pppd)"
