@@ -85,7 +85,8 @@ bngbox_users() {
 # configuration the scenarios share: PPPoE on IFACE (VLANS: one vlans entry,
 # e.g. untagged or 100), local-ip 100.64.0.1, pool 100.64.0.0/24, local
 # users (users.yaml), accounting to /tmp/acct.jsonl, CLI on
-# /run/bngbox.sock. Scenarios append their own sections (shaper, l2tp).
+# /run/bngbox.sock, LCP echo every BNG_LCP_ECHO (10s). Scenarios append
+# their own sections (shaper, l2tp).
 bngbox_config() {
 	mkdir -p /etc/bngbox
 	cat >/etc/bngbox/bngbox.yaml <<CFG
@@ -96,7 +97,7 @@ pppoe:
     - name: $2${3:+
       vlans: [\"$3\"]}
 ppp:
-  lcp-echo-interval: 10s
+  lcp-echo-interval: ${BNG_LCP_ECHO:-10s}
   local-ip: 100.64.0.1
   dns: [192.0.2.53]
 pools:
@@ -113,7 +114,7 @@ CFG
 # scenario when the daemon dies or takes longer than 60 s.
 bngbox_start() {
 	local before t
-	before=$(grep -c 'bngbox running' /tmp/bngbox.log 2>/dev/null)
+	before=$(cat /tmp/bngbox.log 2>/dev/null | grep -c 'bngbox running')
 	if [ -n "${1:-}" ]; then
 		/sbin/ip netns exec "$1" bngbox run -c /etc/bngbox/bngbox.yaml >>/tmp/bngbox.log 2>&1 &
 	else
@@ -121,7 +122,7 @@ bngbox_start() {
 	fi
 	bpid=$!
 	t=0
-	until [ "$(grep -c 'bngbox running' /tmp/bngbox.log)" -gt "${before:-0}" ]; do
+	until [ "$(cat /tmp/bngbox.log 2>/dev/null | grep -c 'bngbox running')" -gt "$before" ]; do
 		t=$((t + 1))
 		if [ $t -gt 600 ] || ! kill -0 $bpid 2>/dev/null; then
 			result "daemon=failed"
