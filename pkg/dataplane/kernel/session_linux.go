@@ -104,6 +104,9 @@ func startSession(d *Dataplane, sock, chIndex int, control func(uint16, []byte),
 // in a poll(2) of its own: with a thread per blocked reader and a timeout
 // to notice Close, 100 sessions (200 readers) kept bngbox at a fifth of a
 // CPU with nothing to read, and 5,000 would pass Go's 10,000-thread limit.
+// fd must be attached already (channel or unit): ppp_poll on an unattached
+// /dev/ppp fd returns without poll_wait, and the epoll registration that
+// os.NewFile makes would then never be woken.
 func (s *session) startReader(fd int) {
 	f := os.NewFile(uintptr(fd), "ppp")
 	s.files = append(s.files, f)
