@@ -121,11 +121,10 @@ func (r tputResult) String() string {
 // 5 % of the vCPU), every client connected and still running at the end of
 // the window, every session forwarding at least 3 full-size packets each
 // way from the clients' start to the end of the window (bngbox's own
-// counters), each dataplane above
-// tputFloorMbps each way, bngbox at most 5 % of the vCPU while the kernel
-// forwards, and a clean teardown (no session, no pppN). It logs the rates
-// and CPU; the ratio between the dataplanes is not asserted (TCG, shared
-// host).
+// counters), each dataplane above tputFloorMbps each way, bngbox at most
+// 5 % of the vCPU while the kernel forwards, and a clean teardown (no
+// session, no pppN). It logs the rates and CPU; the ratio between the
+// dataplanes is not asserted (TCG, shared host; the loadgen bounds both).
 //
 // VMLAB_TPUT_CPUS and VMLAB_TPUT_MEM (MiB) size the guest (1 vCPU, 1024 MiB
 // by default: 200 iperf3 processes and 100 TCP flows need more than the
@@ -184,14 +183,14 @@ func TestVMLoadgenThroughput(t *testing.T) {
 				bng, float64(i1.lgTicks-i0.lgTicks)/clk, secs)
 			// A session costs nothing while idle (LCP echo every 30 s).
 			// Two readers per kernel session in poll(2) with a 200 ms
-			// timeout cost 20 % of the vCPU here.
+			// timeout cost 15 % of the vCPU here.
 			if bng > tputIdleCPU*secs {
 				t.Errorf("%s: bngbox used %.2f s of CPU in %.1f s with %d idle sessions, want at most %.0f %%", dp, bng, secs, tputSessions, tputIdleCPU*100)
 			}
 		}
 
-		if got := r.Get(dp + ".connected"); got != fmt.Sprint(3*tputSessions) {
-			t.Errorf("%s: %s TCP connections at the servers, want %d (3 per iperf3 --bidir client)", dp, got, 3*tputSessions)
+		if got, _ := strconv.Atoi(r.Get(dp + ".connected")); got < 3*tputSessions {
+			t.Errorf("%s: %d TCP connections at the servers, want %d (3 per iperf3 --bidir client)", dp, got, 3*tputSessions)
 		}
 		if got := r.Get(dp + ".alive"); got != fmt.Sprint(tputSessions) {
 			t.Errorf("%s: %s iperf3 clients still running at the end of the window, want %d", dp, got, tputSessions)
