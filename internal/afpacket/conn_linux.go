@@ -57,8 +57,16 @@ func opErr(op string, err error) error {
 	return &OpError{Op: op, Err: err}
 }
 
-// Listen opens a Conn on the interface named ifname.
-func Listen(ifname string) (*Conn, error) {
+// Listen opens a Conn on the interface named ifname that receives PPPoE
+// discovery and session frames (Filter).
+func Listen(ifname string) (*Conn, error) { return listen(ifname, Filter()) }
+
+// ListenDiscovery opens a Conn on the interface named ifname that receives
+// PPPoE discovery frames only (DiscoveryFilter): the kernel dataplane's
+// port, whose session frames the kernel's pppoe driver takes.
+func ListenDiscovery(ifname string) (*Conn, error) { return listen(ifname, DiscoveryFilter()) }
+
+func listen(ifname string, prog []unix.SockFilter) (*Conn, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return nil, fmt.Errorf("afpacket: %w", err)
@@ -69,7 +77,7 @@ func Listen(ifname string) (*Conn, error) {
 	if err != nil {
 		return nil, opErr("socket", err)
 	}
-	if err := setup(fd, ifi.Index); err != nil {
+	if err := setup(fd, ifi.Index, prog); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -88,8 +96,7 @@ func Listen(ifname string) (*Conn, error) {
 	return c, nil
 }
 
-func setup(fd, ifindex int) error {
-	prog := Filter()
+func setup(fd, ifindex int, prog []unix.SockFilter) error {
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
 		return opErr("attach filter", err)

@@ -100,11 +100,16 @@ type Host struct {
 	NS  string
 	Tap string
 	Dir string
+	// Guest size and patience; newHost sets the defaults (1 vCPU,
+	// 384 MiB, vmTimeout). A test may change them before StartVM.
+	CPUs    int
+	MemMiB  int
+	Timeout time.Duration
 }
 
 func newHost(t *testing.T) *Host {
 	t.Helper()
-	h := &Host{Lab: netnstest.New(t, "bbvm"), t: t, Dir: t.TempDir()}
+	h := &Host{Lab: netnstest.New(t, "bbvm"), t: t, Dir: t.TempDir(), CPUs: 1, MemMiB: 384, Timeout: vmTimeout}
 	h.NS = h.Lab.NS("h")
 	h.Tap = h.Name("t")
 	h.Exec(h.NS, "ip", "tuntap", "add", "dev", h.Tap, "mode", "tap")
@@ -153,7 +158,7 @@ func (h *Host) StartVM(scenario string, params map[string]string) *VM {
 		cmdline = append(cmdline, "vmlab."+k+"="+params[k])
 	}
 	vm := &VM{h: h, scenario: scenario, start: time.Now()}
-	vm.p = h.Start(h.NS, "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "384", "-smp", "1",
+	vm.p = h.Start(h.NS, "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", fmt.Sprint(h.MemMiB), "-smp", fmt.Sprint(h.CPUs),
 		"-no-reboot", "-nodefaults", "-display", "none", "-serial", "stdio",
 		"-kernel", kernel, "-initrd", initrd, "-append", strings.Join(cmdline, " "),
 		"-netdev", "tap,id=n0,ifname="+h.Tap+",script=no,downscript=no",
@@ -163,13 +168,28 @@ func (h *Host) StartVM(scenario string, params map[string]string) *VM {
 			h.t.Logf("guest console (%s):\n%s", scenario, vm.p.Out.String())
 		}
 	})
+	// VMLAB_CONSOLE=FILE: the console so far, rewritten every second
+	// (to follow a long scenario).
+	if f := os.Getenv("VMLAB_CONSOLE"); f != "" {
+		go func() {
+			for {
+				select {
+				case <-vm.p.Exited():
+					os.WriteFile(f, []byte(vm.p.Out.String()), 0o644)
+					return
+				case <-time.After(time.Second):
+					os.WriteFile(f, []byte(vm.p.Out.String()), 0o644)
+				}
+			}
+		}()
+	}
 	return vm
 }
 
 // WaitLine waits until the console shows s.
 func (vm *VM) WaitLine(s string) {
 	vm.h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), vmTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), vm.h.Timeout)
 	defer cancel()
 	if err := vm.p.WaitOutput(ctx, s); err != nil {
 		vm.h.t.Fatalf("guest %s: %v", vm.scenario, err)

@@ -3,9 +3,10 @@
 // kernel as pppN interfaces. No cgo.
 //
 // Per access port, discovery frames (EtherType 0x8863) are read from an
-// AF_PACKET socket (internal/afpacket) and handed to bngbox's discovery
-// layer; session frames (0x8864) belong to the kernel, which demultiplexes
-// them by (peer MAC, session ID) to the connected PPPoE socket.
+// AF_PACKET socket (internal/afpacket, ListenDiscovery: its filter takes
+// nothing else) and handed to bngbox's discovery layer; session frames
+// (0x8864) belong to the kernel, which demultiplexes them by (peer MAC,
+// session ID) to the connected PPPoE socket.
 //
 // Per session:
 //

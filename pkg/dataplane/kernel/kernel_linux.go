@@ -50,9 +50,11 @@ func New(log *slog.Logger) (*Dataplane, error) {
 // Kind returns dataplane.KindKernel.
 func (d *Dataplane) Kind() string { return dataplane.KindKernel }
 
-// OpenPort starts reading discovery frames on ifname.
+// OpenPort starts reading discovery frames on ifname. The socket's filter
+// takes discovery frames only: session frames are the kernel's, and a copy
+// of each would cost a userspace read per forwarded packet.
 func (d *Dataplane) OpenPort(ifname string, disc dataplane.DiscoveryFunc) (dataplane.Port, error) {
-	conn, err := afpacket.Listen(ifname)
+	conn, err := afpacket.ListenDiscovery(ifname)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: port %s: %w", ifname, err)
 	}
@@ -179,8 +181,8 @@ func (p *port) handle(b []byte) {
 		}
 		p.disc(p, b) // tags in-band, as the discovery layer expects
 	case etherTypeSession:
-		// The kernel's copy of a session frame; the pppoe driver has it
-		// (through a VLAN device when tagged).
+		// Not expected (the socket's filter takes discovery only); the
+		// pppoe driver has it (through a VLAN device when tagged).
 	default:
 		p.dropsOther.Add(1)
 	}

@@ -18,47 +18,11 @@ ip link set eth0 up
 # virtio-net filters 802.1Q VIDs the guest did not register unless the
 # NIC is promiscuous.
 [ "$vlans" = untagged ] || ip link set eth0 promisc on
-mkdir -p /etc/bngbox
-{
-	echo "users:"
-	i=1
-	while [ $i -le "$n" ]; do
-		printf '  - {name: user%04d, password: secret}\n' $i
-		i=$((i + 1))
-	done
-} >/etc/bngbox/users.yaml
-cat >/etc/bngbox/bngbox.yaml <<CFG
-log: {level: debug}
-dataplane: ${VMLAB_DATAPLANE:-kernel}
-pppoe:
-  interfaces:
-    - name: eth0
-      vlans: ["$vlans"]
-ppp:
-  lcp-echo-interval: 10s
-  local-ip: 100.64.0.1
-  dns: [192.0.2.53]
-pools:
-  - {name: default, range: 100.64.0.0/24}
-auth: {backend: local, users-file: users.yaml}
-accounting: {file: /tmp/acct.jsonl, interim-interval: 0s}
-cli: {socket: /run/bngbox.sock}
-CFG
-bngbox run -c /etc/bngbox/bngbox.yaml >/tmp/bngbox.log 2>&1 &
-bpid=$!
+bngbox_users "$n"
+bngbox_config "${VMLAB_DATAPLANE:-kernel}" eth0 "$vlans"
+bngbox_start
 cli() { bngbox cli --socket /run/bngbox.sock "$@"; }
-
-t=0
-until grep -q 'bngbox running' /tmp/bngbox.log; do
-	t=$((t + 1))
-	if [ $t -gt 600 ] || ! kill -0 $bpid 2>/dev/null; then
-		result "daemon=failed"
-		dumplog /tmp/bngbox.log
-		exit 1
-	fi
-	sleep 0.1
-done
-result "dataplane=$(grep -o 'dataplane=[a-z]*' /tmp/bngbox.log | head -1 | cut -d= -f2)"
+result "dataplane=$(bngbox_dataplane)"
 grep 'dataplane selected' /tmp/bngbox.log | sed 's/^/VMLAB-LOG /'
 echo "VMLAB-READY"
 

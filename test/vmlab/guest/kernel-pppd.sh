@@ -39,21 +39,8 @@ ip -n sub link set vsub up
 mkdir -p /etc/bngbox
 echo "users:
   - {name: user1, password: secret, rates: ${VMLAB_RATES:-10M/5M}}" >/etc/bngbox/users.yaml
-cat >/etc/bngbox/bngbox.yaml <<CFG
-log: {level: debug}
-dataplane: kernel
-pppoe:
-  interfaces:
-    - name: vbng
-ppp:
-  lcp-echo-interval: 10s
-  local-ip: 100.64.0.1
-  dns: [192.0.2.53]
-pools:
-  - {name: default, range: 100.64.0.0/24}
-auth: {backend: local, users-file: users.yaml}
-accounting: {file: /tmp/acct.jsonl, interim-interval: 0s}
-cli: {socket: /run/bngbox.sock}
+bngbox_config kernel vbng
+cat >>/etc/bngbox/bngbox.yaml <<CFG
 radius: {dae: {listen: "127.0.0.1:3799", clients: [{address: 127.0.0.1, secret: coasecret}]}}
 shaper: {enabled: true, upstream: police${VMLAB_BURST_TIME:+, burst-time: $VMLAB_BURST_TIME, police-burst-time: $VMLAB_BURST_TIME}${VMLAB_POLICE_BURST_TIME:+, police-burst-time: $VMLAB_POLICE_BURST_TIME}}
 CFG
@@ -121,20 +108,6 @@ step() {
 	result "sub_ppp0_$1=$(sub ip -4 -o addr show dev ppp0 | awk '{print $4}')"
 	result "ppp_ifaces_$1=$(pppifs)"
 }
-startbng() {
-	bngbox run -c /etc/bngbox/bngbox.yaml >>/tmp/bngbox.log 2>&1 &
-	bpid=$!
-	t=0
-	until [ "$(grep -c 'bngbox running' /tmp/bngbox.log)" -ge "$1" ]; do
-		t=$((t + 1))
-		if [ $t -gt 600 ] || ! kill -0 $bpid 2>/dev/null; then
-			result "daemon=failed"
-			dumplog /tmp/bngbox.log
-			exit 1
-		fi
-		sleep 0.1
-	done
-}
 # dial UNIT LOG runs pppd in sub until IPCP is up (updetach).
 dial() {
 	sub pppd plugin pppoe.so nic-vsub unit "$1" user user1 password secret \
@@ -144,8 +117,8 @@ dial() {
 		debug logfile "$2" updetach
 }
 
-startbng 1
-result "dataplane=$(grep -o 'dataplane=[a-z]*' /tmp/bngbox.log | head -1 | cut -d= -f2)"
+bngbox_start
+result "dataplane=$(bngbox_dataplane)"
 result "shaper=$(grep 'shaper enabled' /tmp/bngbox.log | grep -o 'upstream=[a-z]*' | head -1 | cut -d= -f2)"
 
 dial 0 /tmp/pppd.log

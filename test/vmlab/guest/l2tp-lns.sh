@@ -40,21 +40,8 @@ mkdir -p /etc/bngbox
 	for i in 1 2 3; do echo "  - {name: a$i, password: secret}"; echo "  - {name: b$i, password: secret}"; done
 	for i in 1 2; do echo "  - {name: c$i, password: secret}"; done
 } >/etc/bngbox/users.yaml
-cat >/etc/bngbox/bngbox.yaml <<CFG
-log: {level: debug}
-dataplane: $dp
-pppoe:
-  interfaces:
-    - name: eth0
-ppp:
-  lcp-echo-interval: 10s
-  local-ip: 100.64.0.1
-  dns: [192.0.2.53]
-pools:
-  - {name: default, range: 100.64.0.0/24}
-auth: {backend: local, users-file: users.yaml}
-accounting: {file: /tmp/acct.jsonl, interim-interval: 0s}
-cli: {socket: /run/bngbox.sock}
+bngbox_config "$dp" eth0
+cat >>/etc/bngbox/bngbox.yaml <<CFG
 l2tp:
   enabled: true
   listen: ":1701"
@@ -62,19 +49,8 @@ l2tp:
   require-auth: true
   secrets: [{peer: 100.126.0.2, secret: s3cret}]
 CFG
-bngbox run -c /etc/bngbox/bngbox.yaml >/tmp/bngbox.log 2>&1 &
-bpid=$!
-t=0
-until grep -q 'bngbox running' /tmp/bngbox.log; do
-	t=$((t + 1))
-	if [ $t -gt 600 ] || ! kill -0 $bpid 2>/dev/null; then
-		result "daemon=failed"
-		dumplog /tmp/bngbox.log
-		exit 1
-	fi
-	sleep 0.1
-done
-result "dataplane=$(grep -o 'dataplane=[a-z]*' /tmp/bngbox.log | head -1 | cut -d= -f2)"
+bngbox_start
+result "dataplane=$(bngbox_dataplane)"
 
 xl2tpd_config 100.126.0.1
 t0=$(cut -d' ' -f1 /proc/uptime)
