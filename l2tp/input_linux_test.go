@@ -6,24 +6,17 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bngbox/bngbox/internal/sockopt"
 )
 
 // dialReuse opens a UDP socket bound to local with SO_REUSEADDR and
 // connected to peer: what the kernel dataplane does per tunnel.
 func dialReuse(local, peer netip.AddrPort) (*net.UDPConn, error) {
-	d := net.Dialer{LocalAddr: net.UDPAddrFromAddrPort(local), Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
+	d := net.Dialer{LocalAddr: net.UDPAddrFromAddrPort(local), Control: sockopt.ReuseAddr}
 	c, err := d.Dial("udp4", peer.String())
 	if err != nil {
 		return nil, err

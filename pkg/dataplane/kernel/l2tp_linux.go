@@ -7,8 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"syscall"
 
+	"github.com/bngbox/bngbox/internal/sockopt"
 	"github.com/bngbox/bngbox/pkg/dataplane"
 	"golang.org/x/sys/unix"
 )
@@ -214,15 +214,7 @@ func dialTunnelSocket(local, peer netip.AddrPort) (*net.UDPConn, int, error) {
 	if a := local.Addr().Unmap(); a.Is4() && !a.IsUnspecified() {
 		laddr.IP = a.AsSlice()
 	}
-	dialer := net.Dialer{LocalAddr: laddr, Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
+	dialer := net.Dialer{LocalAddr: laddr, Control: sockopt.ReuseAddr}
 	c, err := dialer.Dial("udp4", netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()).String())
 	if err != nil {
 		return nil, -1, err
